@@ -1,0 +1,28 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AIMA := $(VENV)/bin/aima
+
+.PHONY: setup run test lint typecheck bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(AIMA) serve
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: setup
+	@bash scripts/test.sh
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) aima-data .pytest_cache .mypy_cache .ruff_cache

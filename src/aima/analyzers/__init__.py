@@ -1,0 +1,1 @@
+"""One module per analyzer; built-ins are discovered by scanning this package."""

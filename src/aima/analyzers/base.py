@@ -1,0 +1,123 @@
+"""The analyzer plug-in contract.
+
+An analyzer is a small class with class-level metadata and a template method:
+the pipeline calls ``plan()`` to split a media into checkpoint chunks, then
+``run()`` per chunk (which loads the model once, then calls
+``_analyze_chunk``), then ``finalize()`` over all chunk results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aima.core.progress import ProgressHook, no_progress
+from aima.media.types import MediaInfo, MediaKind
+from aima.store.blobs import BlobStore
+
+
+class Modality(StrEnum):
+    FRAMES = "frames"
+    AUDIO = "audio"
+    MEDIA = "media"
+    TIMELINE = "timeline"
+
+
+class AnalyzerConfig(BaseModel):
+    """Base of every analyzer's own config; a typo in a key fails at start-up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(default=8, ge=1, le=1024)
+    chunk_s: float | None = Field(
+        default=None, gt=0, description="seconds per checkpoint chunk (default: jobs.chunk_s)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    index: int
+    start_s: float | None
+    end_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisContext:
+    """Everything an analyzer may touch while it works on one media."""
+
+    media_id: str
+    job_id: str
+    path: Path
+    info: MediaInfo
+    blobs: BlobStore
+    progress: ProgressHook = no_progress
+
+
+class Analyzer(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    modality: ClassVar[Modality]
+    requires: ClassVar[tuple[str, ...]] = ()
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    sensitive: ClassVar[bool] = False
+    Config: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: AnalyzerConfig, *, default_chunk_s: float) -> None:
+        self.config = config
+        self.chunk_s = config.chunk_s or default_chunk_s
+        self._loaded = False
+        self._load_lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        """Which model (file, package and version) produced the results."""
+        return "none"
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps(self.config.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load models. Called once per process before the first chunk."""
+
+    def ensure_loaded(self) -> None:
+        with self._load_lock:
+            if not self._loaded:
+                self.load()
+                self._loaded = True
+
+    def applies_to(self, info: MediaInfo) -> bool:
+        return info.kind in self.kinds
+
+    def plan(self, info: MediaInfo) -> list[Chunk]:
+        """Checkpoint chunks: one for an image, fixed windows over time for audio/video."""
+        if info.kind is MediaKind.IMAGE or not info.duration_s:
+            return [Chunk(0, None, None)]
+        n = max(1, math.ceil(info.duration_s / self.chunk_s - 1e-9))
+        return [
+            Chunk(i, i * self.chunk_s, min(info.duration_s, (i + 1) * self.chunk_s))
+            for i in range(n)
+        ]
+
+    def run(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+        self.ensure_loaded()
+        return self._analyze_chunk(ctx, chunk)
+
+    @abstractmethod
+    def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+        """Analyse one chunk; the returned JSON-able dict is committed as its checkpoint."""
+
+    def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:
+        """Combine the chunk results (in chunk order) into the analyzer's result for the media."""
+        return {"chunks": chunks}

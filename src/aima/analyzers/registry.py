@@ -1,0 +1,143 @@
+"""Discover analyzers (built-ins, entry points, configured plug-in modules) and fail fast.
+
+Built-ins are found by scanning ``aima.analyzers``; third-party packages
+register under the ``aima.analyzers`` entry-point group; ``AIMA_PLUGINS`` names
+extra modules. Duplicate names, unknown config keys or a missing requirement
+stop start-up with a message that says what to change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import threading
+from collections.abc import Iterable, Sequence
+from importlib.metadata import entry_points
+from types import ModuleType
+
+from pydantic import ValidationError
+
+from aima.analyzers.base import Analyzer
+from aima.core.errors import ConfigError, InvalidInput
+from aima.core.settings import Settings
+
+ENTRY_POINT_GROUP = "aima.analyzers"
+
+
+def _classes_in(module: ModuleType) -> list[type[Analyzer]]:
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Analyzer)
+        and not inspect.isabstract(obj)
+        and obj.__module__ == module.__name__
+        and "name" in obj.__dict__
+    ]
+
+
+def discover(plugin_modules: Iterable[str] = ()) -> dict[str, tuple[type[Analyzer], str]]:
+    """name -> (class, where it came from)."""
+    found: dict[str, tuple[type[Analyzer], str]] = {}
+
+    def add(cls: type[Analyzer], origin: str) -> None:
+        if cls.name in found and found[cls.name][0] is not cls:
+            raise ConfigError(
+                f"two analyzers are named {cls.name!r}: {found[cls.name][1]} and {origin}; "
+                "rename one or uninstall the plug-in"
+            )
+        found[cls.name] = (cls, origin)
+
+    import aima.analyzers as package
+
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if info.name.rsplit(".", 1)[-1] in {"base", "registry"}:
+            continue
+        module = importlib.import_module(info.name)
+        for cls in _classes_in(module):
+            add(cls, f"built-in {info.name}")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = ep.load()
+        classes = _classes_in(loaded) if inspect.ismodule(loaded) else [loaded]
+        for cls in classes:
+            add(cls, f"entry point {ep.name} ({ep.value})")
+    for name in plugin_modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"plug-in module {name!r} (AIMA_PLUGINS) cannot be imported: {exc}"
+            ) from exc
+        for cls in _classes_in(module):
+            add(cls, f"plug-in {name}")
+    return found
+
+
+class AnalyzerRegistry:
+    """Validated configs and one loaded instance per analyzer per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.classes = {name: cls for name, (cls, _) in discover(settings.plugins).items()}
+        self.disabled = frozenset(settings.disabled_analyzers)
+        self._default_chunk_s = settings.jobs.chunk_s
+        self._instances: dict[str, Analyzer] = {}
+        self._lock = threading.Lock()
+        unknown = (set(settings.analyzers) | self.disabled) - set(self.classes)
+        if unknown:
+            raise ConfigError(
+                f"settings name unknown analyzers {sorted(unknown)}; "
+                f"available: {sorted(self.classes)}"
+            )
+        self.configs = {}
+        for name, cls in self.classes.items():
+            try:
+                self.configs[name] = cls.Config(**settings.analyzers.get(name, {}))
+            except ValidationError as exc:
+                raise ConfigError(f"invalid config for analyzer {name!r}: {exc}") from exc
+            for req in cls.requires:
+                if req not in self.classes:
+                    raise ConfigError(f"analyzer {name!r} requires {req!r}, which is not installed")
+        for name in settings.jobs.default_analyzers:
+            if name not in self.classes:
+                raise ConfigError(
+                    f"AIMA_JOBS__DEFAULT_ANALYZERS names {name!r}, which is not installed; "
+                    f"available: {sorted(self.classes)}"
+                )
+
+    def names(self) -> list[str]:
+        return sorted(self.classes)
+
+    def get(self, name: str) -> Analyzer:
+        with self._lock:
+            if name not in self._instances:
+                cls = self.classes[name]
+                self._instances[name] = cls(
+                    self.configs[name], default_chunk_s=self._default_chunk_s
+                )
+            return self._instances[name]
+
+    def resolve(self, names: Sequence[str]) -> list[str]:
+        """Validate names and add requirements, in dependency order."""
+        unknown = [n for n in names if n not in self.classes]
+        if unknown:
+            raise InvalidInput(
+                f"unknown analyzer(s) {unknown}; available: {self.names()}",
+                details={"unknown": unknown, "available": self.names()},
+            )
+        ordered: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in ordered:
+                return
+            if name in visiting:
+                raise ConfigError(f"analyzer requirements form a cycle at {name!r}")
+            visiting.add(name)
+            for req in self.classes[name].requires:
+                visit(req)
+            visiting.discard(name)
+            ordered.append(name)
+
+        for name in names:
+            visit(name)
+        return ordered

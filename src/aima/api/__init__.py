@@ -1,0 +1,1 @@
+"""HTTP edge: FastAPI app factory, routes, auth dependencies, error mapping, metrics."""

@@ -1,0 +1,46 @@
+"""The FastAPI app factory: one function from a Runtime to an app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from aima import __version__
+from aima.api.errors import install_error_handlers
+from aima.api.metrics import install_metrics
+from aima.api.routes import admin, auth, health, jobs, media
+from aima.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAPI:
+    """``start_workers`` defaults to ``settings.worker.embedded`` (the embedded worker of ``aima serve``)."""
+    run_workers = runtime.settings.worker.embedded if start_workers is None else start_workers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            runtime.start_workers()
+        try:
+            yield
+        finally:
+            if runtime.pool is not None:
+                runtime.pool.stop()
+                runtime.pool = None
+
+    app = FastAPI(
+        title="AIMA",
+        version=__version__,
+        description="Self-hosted AI media analysis",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.state.expect_worker = run_workers
+    install_error_handlers(app)
+    app.state.metrics = install_metrics(app, runtime)
+    for module in (health, auth, media, jobs, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from aima.api.deps import Caller, RuntimeDep
+from aima.api.schemas import ChunkOut, JobDetailOut, JobIn, JobOut, JobPatch, Page, ResultOut
+from aima.jobs.states import JobState
+from aima.security.permissions import Permission
+from aima.services.access import Principal
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+@router.post("", response_model=JobOut, status_code=201)
+def submit(
+    body: JobIn,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.JOBS_CREATE),
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JSONResponse:
+    """Queue analyzers for a media. The same idempotency key (body or header) returns the same job."""
+    job, created = runtime.jobs.submit(
+        principal,
+        body.media_id,
+        body.analyzers or runtime.settings.jobs.default_analyzers,
+        priority=body.priority,
+        idempotency_key=body.idempotency_key or idempotency_key,
+    )
+    return JSONResponse(JobOut.of(job).model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("")
+def list_jobs(
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.JOBS_READ),
+    state: JobState | None = None,
+    media_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[JobOut]:
+    page = runtime.jobs.list(
+        principal, state=state.value if state else None, media_id=media_id, limit=limit, offset=offset
+    )
+    return Page[JobOut](items=[JobOut.of(j) for j in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}")
+def get_job(
+    job_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_READ)
+) -> JobDetailOut:
+    job, chunks, results = runtime.jobs.detail(principal, job_id)
+    return JobDetailOut(
+        **JobOut.of(job).model_dump(),
+        chunks=[ChunkOut.of(c) for c in chunks],
+        results=[ResultOut.of(r) for r in results],
+    )
+
+
+@router.post("/{job_id}/cancel")
+def cancel(
+    job_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+) -> JobOut:
+    """Queued: cancelled at once. Running: stops at the next chunk boundary, keeping finished chunks."""
+    return JobOut.of(runtime.jobs.cancel(principal, job_id))
+
+
+@router.post("/{job_id}/retry")
+def retry(
+    job_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+) -> JobOut:
+    return JobOut.of(runtime.jobs.retry(principal, job_id))
+
+
+@router.patch("/{job_id}")
+def reprioritise(
+    job_id: str, body: JobPatch, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+) -> JobOut:
+    return JobOut.of(runtime.jobs.set_priority(principal, job_id, body.priority))
+
+
+@router.get("/{job_id}/events")
+async def events(
+    job_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.JOBS_READ),
+    interval_s: Annotated[float, Query(ge=0.1, le=10)] = 0.5,
+) -> StreamingResponse:
+    """Server-Sent Events: a ``progress`` event whenever the job changes, ``end`` when it is final."""
+    await asyncio.to_thread(runtime.jobs.get, principal, job_id)
+
+    async def stream() -> AsyncIterator[str]:
+        last: tuple[object, ...] | None = None
+        while not await request.is_disconnected():
+            job = await asyncio.to_thread(runtime.jobs.get, principal, job_id)
+            snapshot = (job.state, job.progress, job.progress_message, job.cancel_requested)
+            if snapshot != last:
+                last = snapshot
+                data = json.dumps(
+                    {"id": job.id, "state": job.state, "progress": job.progress,
+                     "message": job.progress_message, "error": job.error}
+                )
+                yield f"event: progress\ndata: {data}\n\n"
+            if JobState(job.state).terminal:
+                yield f"event: end\ndata: {json.dumps({'id': job.id, 'state': job.state})}\n\n"
+                return
+            await asyncio.sleep(interval_s)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

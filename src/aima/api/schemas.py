@@ -1,0 +1,199 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aima.store.models import AnalysisResult, Job, JobChunk, Media, User
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, u: User) -> UserOut:
+        return cls(id=u.id, username=u.username, role=u.role, is_active=u.is_active, created_at=u.created_at)
+
+
+class UserIn(Strict):
+    username: str
+    password: str
+    role: str
+
+
+class UserPatch(Strict):
+    role: str | None = None
+    password: str | None = None
+    is_active: bool | None = None
+
+
+class MediaOut(BaseModel):
+    id: str
+    kind: str
+    format: str
+    mime: str
+    size: int
+    sha256: str
+    original_name: str
+    info: dict[str, Any]
+    uploaded_by: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Media) -> MediaOut:
+        return cls(
+            id=m.id, kind=m.kind, format=m.format, mime=m.mime, size=m.size, sha256=m.sha256,
+            original_name=m.original_name, info=m.info, uploaded_by=m.uploaded_by, created_at=m.created_at,
+        )
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class UploadOutcome(BaseModel):
+    name: str
+    status: str
+    media_id: str | None = None
+    job_id: str | None = None
+    kind: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    error: dict[str, Any] | None = None
+
+
+class UploadOut(BaseModel):
+    created: int
+    duplicates: int
+    rejected: int
+    files: list[UploadOutcome]
+
+
+class JobIn(Strict):
+    media_id: str
+    analyzers: list[str] | None = Field(default=None, description="default: AIMA_JOBS__DEFAULT_ANALYZERS")
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+class JobPatch(Strict):
+    priority: int = Field(ge=-1000, le=1000)
+
+
+class JobOut(BaseModel):
+    id: str
+    media_id: str
+    analyzers: list[str]
+    state: str
+    priority: int
+    progress: float
+    progress_message: str
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    dead_letter: bool
+    error: str | None
+    outcome: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, j: Job) -> JobOut:
+        return cls(
+            id=j.id, media_id=j.media_id, analyzers=list(j.analyzers), state=j.state, priority=j.priority,
+            progress=j.progress, progress_message=j.progress_message, attempts=j.attempts,
+            max_attempts=j.max_attempts, cancel_requested=j.cancel_requested, dead_letter=j.dead_letter,
+            error=j.error, outcome=j.outcome, created_by=j.created_by, created_at=j.created_at,
+            started_at=j.started_at, finished_at=j.finished_at,
+        )
+
+
+class ChunkOut(BaseModel):
+    analyzer: str
+    index: int
+    start_s: float | None
+    end_s: float | None
+    status: str
+    attempts: int
+    duration_s: float | None
+    error: str | None
+
+    @classmethod
+    def of(cls, c: JobChunk) -> ChunkOut:
+        return cls(
+            analyzer=c.analyzer, index=c.chunk_index, start_s=c.start_s, end_s=c.end_s, status=c.status,
+            attempts=c.attempts, duration_s=c.duration_s, error=c.error,
+        )
+
+
+class ResultOut(BaseModel):
+    id: str
+    media_id: str
+    job_id: str
+    analyzer: str
+    analyzer_version: str
+    model_id: str
+    config: dict[str, Any]
+    config_hash: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: AnalysisResult) -> ResultOut:
+        return cls(
+            id=r.id, media_id=r.media_id, job_id=r.job_id, analyzer=r.analyzer,
+            analyzer_version=r.analyzer_version, model_id=r.model_id, config=r.config,
+            config_hash=r.config_hash, data=r.data, created_at=r.created_at,
+        )
+
+
+class JobDetailOut(JobOut):
+    chunks: list[ChunkOut]
+    results: list[ResultOut]
+
+
+class AuditOut(BaseModel):
+    id: int
+    ts: datetime
+    actor: str
+    action: str
+    object_type: str | None
+    object_id: str | None
+    outcome: str
+    details: dict[str, Any]
+    hash: str

@@ -1,0 +1,1 @@
+"""Settings, domain errors, ids, clocks, logging and progress: the bottom layer."""

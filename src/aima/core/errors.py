@@ -1,0 +1,109 @@
+"""One small hierarchy of domain errors, each carrying its HTTP status.
+
+Model and service code raises these; the API maps them to JSON in one handler
+and the CLI prints ``message``. A message says what happened, to what, and what
+to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AimaError(Exception):
+    """Base of every error AIMA raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class BadRequest(AimaError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidInput(AimaError):
+    status = 422
+    code = "invalid_input"
+
+
+class Unauthorized(AimaError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AimaError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AimaError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AimaError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AimaError):
+    status = 413
+    code = "payload_too_large"
+
+
+class MediaRejected(AimaError):
+    """An uploaded file is not acceptable media (wrong type, corrupt, over a limit)."""
+
+    status = 415
+    code = "media_rejected"
+
+
+class ConfigError(AimaError):
+    """Settings or plug-ins are inconsistent; raised at start-up."""
+
+    status = 500
+    code = "config_error"
+
+
+class LeaseLost(AimaError):
+    """A worker tried to commit under a lease it no longer holds (fencing token moved on)."""
+
+    status = 409
+    code = "lease_lost"
+
+
+class AnalyzerError(AimaError):
+    """An analyzer failed on a media. ``retryable`` errors are retried with backoff."""
+
+    status = 500
+    code = "analyzer_error"
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retryable = retryable
+
+
+class StorageError(AimaError):
+    """A blob is missing or does not match its checksum."""
+
+    status = 500
+    code = "storage_error"
+
+
+class ServiceUnavailable(AimaError):
+    status = 503
+    code = "unavailable"

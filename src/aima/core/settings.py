@@ -1,0 +1,130 @@
+"""One pydantic-settings object for every entry point (prefix ``AIMA_``, nested with ``__``).
+
+``AIMA_DATABASE_URL=postgresql+psycopg://...`` or ``AIMA_LIMITS__MAX_BYTES=...``
+change behaviour without touching code. Unknown keys fail loudly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aima.core.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MediaLimits(_Section):
+    """Limits applied to every untrusted file before anything is stored."""
+
+    max_bytes: int = Field(default=4 * 1024**3, gt=0, description="largest accepted file")
+    max_pixels: int = Field(default=100_000_000, gt=0, description="largest image/frame area")
+    max_duration_s: float = Field(default=6 * 3600, gt=0, description="longest audio/video")
+    max_streams: int = Field(default=16, gt=0, description="most streams in one container")
+    probe_timeout_s: float = Field(default=60, gt=0, description="ffprobe/ffmpeg time limit")
+
+
+class BlobSettings(_Section):
+    backend: Literal["local", "s3"] = "local"
+    path: Path | None = Field(default=None, description="local backend root; <data_dir>/blobs")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "aima"
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+
+class JobSettings(_Section):
+    lease_s: float = Field(
+        default=60, gt=0, description="a claim expires this long after its last heartbeat"
+    )
+    heartbeat_s: float = Field(default=10, gt=0)
+    max_attempts: int = Field(default=3, ge=1, description="claims before a job is dead-lettered")
+    backoff_base_s: float = Field(default=5, ge=0)
+    backoff_max_s: float = Field(default=600, ge=0)
+    chunk_s: float = Field(default=60, gt=0, description="media seconds per checkpoint chunk")
+    default_analyzers: list[str] = Field(default_factory=lambda: ["thumbnails"])
+
+
+class WorkerSettings(_Section):
+    embedded: bool = Field(default=True, description="run a worker inside `aima serve`")
+    concurrency: int = Field(default=1, ge=1, le=64)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+
+
+class AuthSettings(_Section):
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="generated into <data_dir>/secrets.json when unset (development)"
+    )
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    audience: str = "aima"
+    issuer: str = "aima"
+    access_ttl_s: int = Field(default=900, gt=0)
+    refresh_ttl_s: int = Field(default=14 * 24 * 3600, gt=0)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    max_upload_files: int = Field(default=100, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AIMA_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path("aima-data"))
+    database_url: str | None = Field(
+        default=None, description="sqlite file under data_dir if unset"
+    )
+    log_level: str = "INFO"
+    limits: MediaLimits = Field(default_factory=MediaLimits)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    plugins: list[str] = Field(
+        default_factory=list, description="extra modules that register analyzers (import paths)"
+    )
+    analyzers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-analyzer config, validated by each analyzer"
+    )
+    disabled_analyzers: list[str] = Field(
+        default_factory=list, description="analyzers switched off by policy (recorded as disabled)"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env == "production":
+            if self.auth.jwt_secret is None or len(self.auth.jwt_secret.get_secret_value()) < 32:
+                raise ValueError(
+                    "AIMA_AUTH__JWT_SECRET must be set to at least 32 random characters "
+                    "when AIMA_ENV=production"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aima.db').resolve()}"
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blobs.path or self.data_dir / "blobs"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; ``overrides`` win (tests, CLI flags)."""
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The job ledger: the database is the system of record for jobs, chunks and leases."""

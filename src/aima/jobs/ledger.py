@@ -1,0 +1,463 @@
+"""Job ledger operations.
+
+Claims go by priority, then age, under a lease (owner + expiry) and a fencing
+token that increases with every claim. Every write a worker makes re-checks
+owner and token in the same transaction, so a worker whose lease expired (and
+whose job another worker took over) can never overwrite newer work. On
+PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED``; on SQLite transactions
+begin IMMEDIATE, which serialises writers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aima.core.clock import utcnow
+from aima.core.errors import Conflict, InvalidInput, LeaseLost, NotFound
+from aima.core.ids import new_id
+from aima.core.settings import JobSettings
+from aima.jobs.states import AnalyzerStatus, ChunkStatus, Claim, Control, JobState
+from aima.store.db import Database
+from aima.store.models import AnalysisResult, Job, JobChunk
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Ledger:
+    def __init__(self, db: Database, settings: JobSettings, *, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    # ----------------------------------------------------------------- submit
+    def submit(
+        self,
+        media_id: str,
+        analyzers: Sequence[str],
+        *,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        created_by: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[Job, bool]:
+        """Queue a job; returns ``(job, created)``. The same idempotency key returns the same job."""
+        if not analyzers:
+            raise InvalidInput("a job needs at least one analyzer")
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                return self._same_request(existing, media_id, analyzers), False
+        now = self.clock()
+        job = Job(
+            id=new_id("job"),
+            media_id=media_id,
+            analyzers=list(analyzers),
+            options=options or {},
+            state=JobState.QUEUED,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+            not_before=now,
+            max_attempts=self.settings.max_attempts,
+            outcome={},
+        )
+        try:
+            with self.db.session() as s:
+                s.add(job)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = self._by_key(idempotency_key)  # lost a race with the same key
+            if existing is None:
+                raise
+            return self._same_request(existing, media_id, analyzers), False
+        return job, True
+
+    def _by_key(self, key: str) -> Job | None:
+        with self.db.session() as s:
+            return s.execute(select(Job).where(Job.idempotency_key == key)).scalar_one_or_none()
+
+    @staticmethod
+    def _same_request(job: Job, media_id: str, analyzers: Sequence[str]) -> Job:
+        if job.media_id != media_id or list(job.analyzers) != list(analyzers):
+            raise Conflict(
+                "idempotency key already used for a different request",
+                details={"job_id": job.id},
+            )
+        return job
+
+    # ------------------------------------------------------------------ claim
+    def claim(self, owner: str) -> Claim | None:
+        """Take the most urgent runnable job (or one whose lease expired), or None."""
+        while True:
+            with self.db.session() as s:
+                now = self.clock()
+                job = s.execute(
+                    select(Job)
+                    .where(
+                        or_(
+                            and_(Job.state == JobState.QUEUED, Job.not_before <= now),
+                            and_(Job.state == JobState.RUNNING, Job.lease_expires_at < now),
+                        )
+                    )
+                    .order_by(Job.priority.desc(), Job.created_at, Job.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).scalar_one_or_none()
+                if job is None:
+                    return None
+                if job.state == JobState.RUNNING:
+                    log.warning(
+                        "lease expired; taking over",
+                        extra={"job_id": job.id, "from": job.lease_owner},
+                    )
+                    if job.cancel_requested:
+                        self._finish(job, JobState.CANCELLED, now)
+                        continue
+                    if job.attempts >= job.max_attempts:
+                        self._dead_letter(job, f"worker lost {job.attempts} times", now)
+                        continue
+                job.state = JobState.RUNNING
+                job.attempts += 1
+                job.fencing_token += 1
+                job.lease_owner = owner
+                job.lease_expires_at = now + timedelta(seconds=self.settings.lease_s)
+                job.started_at = job.started_at or now
+                job.updated_at = now
+                return Claim(
+                    job_id=job.id,
+                    media_id=job.media_id,
+                    owner=owner,
+                    token=job.fencing_token,
+                    attempt=job.attempts,
+                    analyzers=tuple(job.analyzers),
+                    options=dict(job.options),
+                )
+
+    def _fenced(self, s: Session, claim: Claim) -> Job:
+        """Lock the job row, check the fence, extend the lease. Raises LeaseLost."""
+        job = s.execute(select(Job).where(Job.id == claim.job_id).with_for_update()).scalar_one()
+        if (
+            job.fencing_token != claim.token
+            or job.lease_owner != claim.owner
+            or job.state != JobState.RUNNING
+        ):
+            raise LeaseLost(
+                f"job {claim.job_id}: lease lost (token {claim.token}, now {job.fencing_token})"
+            )
+        now = self.clock()
+        job.lease_expires_at = now + timedelta(seconds=self.settings.lease_s)
+        job.updated_at = now
+        return job
+
+    def heartbeat(self, claim: Claim) -> Control:
+        with self.db.session() as s:
+            return Control(self._fenced(s, claim).cancel_requested)
+
+    # ----------------------------------------------------------------- chunks
+    def ensure_chunks(
+        self, claim: Claim, analyzer: str, spans: Sequence[tuple[float | None, float | None]]
+    ) -> dict[int, dict[str, Any]]:
+        """Create missing chunk rows; return results of chunks already committed (index -> result)."""
+        with self.db.session() as s:
+            self._fenced(s, claim)
+            rows = {
+                c.chunk_index: c
+                for c in s.execute(
+                    select(JobChunk).where(
+                        JobChunk.job_id == claim.job_id, JobChunk.analyzer == analyzer
+                    )
+                ).scalars()
+            }
+            for index, (start, end) in enumerate(spans):
+                if index not in rows:
+                    s.add(
+                        JobChunk(
+                            job_id=claim.job_id,
+                            analyzer=analyzer,
+                            chunk_index=index,
+                            start_s=start,
+                            end_s=end,
+                            status=ChunkStatus.PENDING,
+                            updated_at=self.clock(),
+                        )
+                    )
+            return {
+                i: dict(c.result or {}) for i, c in rows.items() if c.status == ChunkStatus.DONE
+            }
+
+    def start_chunk(self, claim: Claim, analyzer: str, index: int) -> Control:
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            chunk = self._chunk(s, claim.job_id, analyzer, index)
+            chunk.status = ChunkStatus.RUNNING
+            chunk.attempts += 1
+            chunk.updated_at = self.clock()
+            return Control(job.cancel_requested)
+
+    def commit_chunk(
+        self,
+        claim: Claim,
+        analyzer: str,
+        index: int,
+        result: dict[str, Any],
+        *,
+        duration_s: float,
+        progress: float | None = None,
+        message: str = "",
+    ) -> Control:
+        """The checkpoint: the chunk's result and the job's progress commit together, fenced."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            chunk = self._chunk(s, claim.job_id, analyzer, index)
+            chunk.status = ChunkStatus.DONE
+            chunk.result = result
+            chunk.error = None
+            chunk.duration_s = duration_s
+            chunk.committed_token = claim.token
+            chunk.updated_at = self.clock()
+            if progress is not None:
+                job.progress = progress
+                job.progress_message = message[:256]
+            return Control(job.cancel_requested)
+
+    def fail_chunk(self, claim: Claim, analyzer: str, index: int, error: str) -> None:
+        with self.db.session() as s:
+            self._fenced(s, claim)
+            chunk = self._chunk(s, claim.job_id, analyzer, index)
+            chunk.status = ChunkStatus.FAILED
+            chunk.error = error[:4000]
+            chunk.updated_at = self.clock()
+
+    @staticmethod
+    def _chunk(s: Session, job_id: str, analyzer: str, index: int) -> JobChunk:
+        return s.execute(
+            select(JobChunk).where(
+                JobChunk.job_id == job_id,
+                JobChunk.analyzer == analyzer,
+                JobChunk.chunk_index == index,
+            )
+        ).scalar_one()
+
+    # ---------------------------------------------------------------- results
+    def save_result(
+        self,
+        claim: Claim,
+        analyzer: str,
+        *,
+        version: str,
+        model_id: str,
+        config: dict[str, Any],
+        config_hash: str,
+        data: dict[str, Any],
+    ) -> str:
+        """Store an analyzer's final result and mark it succeeded in the job, atomically."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            existing = s.execute(
+                select(AnalysisResult).where(
+                    AnalysisResult.job_id == claim.job_id, AnalysisResult.analyzer == analyzer
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                s.delete(existing)
+                s.flush()
+            result = AnalysisResult(
+                id=new_id("res"),
+                media_id=claim.media_id,
+                job_id=claim.job_id,
+                analyzer=analyzer,
+                analyzer_version=version,
+                model_id=model_id,
+                config=config,
+                config_hash=config_hash,
+                data=data,
+                created_at=self.clock(),
+            )
+            s.add(result)
+            job.outcome = {
+                **job.outcome,
+                analyzer: {"status": AnalyzerStatus.SUCCEEDED, "result_id": result.id},
+            }
+            return result.id
+
+    def record_outcome(
+        self, claim: Claim, analyzer: str, status: AnalyzerStatus, reason: str = ""
+    ) -> None:
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            job.outcome = {**job.outcome, analyzer: {"status": status, "reason": reason[:2000]}}
+
+    def set_progress(self, claim: Claim, fraction: float, message: str = "") -> Control:
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            job.progress = max(0.0, min(1.0, fraction))
+            job.progress_message = message[:256]
+            return Control(job.cancel_requested)
+
+    # ------------------------------------------------------------------- ends
+    def complete(self, claim: Claim) -> JobState:
+        """Close a run: succeeded, partial or failed from the per-analyzer outcomes."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            statuses = [job.outcome.get(a, {}).get("status") for a in job.analyzers]
+            failed = [a for a, st in zip(job.analyzers, statuses, strict=True) if st == "failed"]
+            ok = [st for st in statuses if st in ("succeeded", "disabled", "skipped")]
+            if not failed:
+                state = JobState.SUCCEEDED
+            elif ok and any(st == "succeeded" for st in statuses):
+                state = JobState.PARTIAL
+            else:
+                state = JobState.FAILED
+            job.error = (
+                "; ".join(f"{a}: {job.outcome[a].get('reason', '')}" for a in failed) or None
+            )
+            if state is not JobState.FAILED:
+                job.progress = 1.0
+            self._finish(job, state, self.clock())
+            return state
+
+    def mark_cancelled(self, claim: Claim) -> None:
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            self._finish(job, JobState.CANCELLED, self.clock())
+
+    def release_after_error(self, claim: Claim, reason: str, *, retryable: bool) -> JobState:
+        """A run broke as a whole: requeue with backoff, or dead-letter after max attempts."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            now = self.clock()
+            if retryable and job.attempts < job.max_attempts:
+                delay = min(
+                    self.settings.backoff_max_s,
+                    self.settings.backoff_base_s * 2 ** (job.attempts - 1),
+                )
+                job.state = JobState.QUEUED
+                job.not_before = now + timedelta(seconds=delay)
+                job.lease_owner = None
+                job.lease_expires_at = None
+                job.error = f"attempt {job.attempts} failed, retrying in {delay:.0f}s: {reason}"
+                return JobState.QUEUED
+            self._dead_letter(job, reason, now)
+            return JobState.FAILED
+
+    def _dead_letter(self, job: Job, reason: str, now: datetime) -> None:
+        job.dead_letter = True
+        job.error = f"dead-lettered after {job.attempts} attempt(s): {reason}"[:4000]
+        self._finish(job, JobState.FAILED, now)
+
+    @staticmethod
+    def _finish(job: Job, state: JobState, now: datetime) -> None:
+        job.state = state
+        job.finished_at = now
+        job.updated_at = now
+        job.lease_owner = None
+        job.lease_expires_at = None
+
+    # ----------------------------------------------------------- user actions
+    def cancel(self, job_id: str) -> Job:
+        """Queued: cancelled now. Running: stops at the next chunk boundary, keeping its chunks."""
+        with self.db.session() as s:
+            job = self._locked(s, job_id)
+            now = self.clock()
+            if JobState(job.state).terminal:
+                raise Conflict(f"job {job_id} is already {job.state}")
+            if job.state == JobState.QUEUED:
+                self._finish(job, JobState.CANCELLED, now)
+            else:
+                job.cancel_requested = True
+                job.updated_at = now
+            return job
+
+    def retry(self, job_id: str) -> Job:
+        """Requeue a failed, partial or cancelled job; committed chunks and results are reused."""
+        with self.db.session() as s:
+            job = self._locked(s, job_id)
+            if job.state not in (JobState.FAILED, JobState.PARTIAL, JobState.CANCELLED):
+                raise Conflict(
+                    f"job {job_id} is {job.state}; only failed, partial or cancelled jobs can be retried"
+                )
+            now = self.clock()
+            job.outcome = {
+                a: o for a, o in job.outcome.items() if o.get("status") == AnalyzerStatus.SUCCEEDED
+            }
+            job.state = JobState.QUEUED
+            job.attempts = 0
+            job.dead_letter = False
+            job.cancel_requested = False
+            job.error = None
+            job.not_before = now
+            job.finished_at = None
+            job.updated_at = now
+            return job
+
+    def set_priority(self, job_id: str, priority: int) -> Job:
+        with self.db.session() as s:
+            job = self._locked(s, job_id)
+            if job.state != JobState.QUEUED:
+                raise Conflict(
+                    f"job {job_id} is {job.state}; only queued jobs can be re-prioritised"
+                )
+            job.priority = priority
+            job.updated_at = self.clock()
+            return job
+
+    @staticmethod
+    def _locked(s: Session, job_id: str) -> Job:
+        job = s.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    # ------------------------------------------------------------------ reads
+    def get(self, job_id: str) -> Job:
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"job {job_id} not found")
+            return job
+
+    def chunks(self, job_id: str) -> list[JobChunk]:
+        with self.db.session() as s:
+            return list(
+                s.execute(
+                    select(JobChunk)
+                    .where(JobChunk.job_id == job_id)
+                    .order_by(JobChunk.analyzer, JobChunk.chunk_index)
+                ).scalars()
+            )
+
+    def results(self, job_id: str) -> list[AnalysisResult]:
+        with self.db.session() as s:
+            return list(
+                s.execute(
+                    select(AnalysisResult)
+                    .where(AnalysisResult.job_id == job_id)
+                    .order_by(AnalysisResult.analyzer)
+                ).scalars()
+            )
+
+    def counts_by_state(self) -> dict[str, int]:
+        with self.db.session() as s:
+            rows = s.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+        return {str(state): int(n) for state, n in rows}
+
+    def expire_lease_now(self, job_id: str) -> None:
+        """Operator escape hatch (``aima jobs requeue``): treat a job's worker as gone."""
+        with self.db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == JobState.RUNNING)
+                .values(lease_expires_at=self.clock() - timedelta(seconds=1))
+            )

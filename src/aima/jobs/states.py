@@ -1,0 +1,59 @@
+"""Job and chunk states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobState.SUCCEEDED, JobState.PARTIAL, JobState.FAILED, JobState.CANCELLED})
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AnalyzerStatus(StrEnum):
+    """Per-analyzer outcome inside one job (``jobs.outcome``)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DISABLED = "disabled"  # switched off by policy: recorded, never silently skipped
+    SKIPPED = "skipped"  # not applicable to this media kind
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a worker holds while it runs a job. ``token`` fences every commit."""
+
+    job_id: str
+    media_id: str
+    owner: str
+    token: int
+    attempt: int
+    analyzers: tuple[str, ...]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """Answer to a heartbeat or a commit: should the worker stop at this chunk boundary?"""
+
+    cancel_requested: bool

@@ -1,0 +1,1 @@
+"""Untrusted-file handling: type sniffing, probing under limits, metadata, decoding."""

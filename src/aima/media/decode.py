@@ -1,0 +1,171 @@
+"""Decode already-inspected media: one frame as a Pillow image, or mono float audio.
+
+Used by the ``thumbnails`` analyzer and by every later analyzer that needs pixels or
+samples. Inputs are still opened through :mod:`aima.media.ffmpeg` (protocol whitelist,
+forced demuxer), because a stored blob is still a file that came from outside.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from aima.core.errors import MediaRejected
+from aima.media.ffmpeg import ffmpeg_command, run_tool
+from aima.media.images import load_image, open_image, to_rgb
+from aima.media.types import MediaInfo, MediaKind
+
+# AIMA format name -> the ffmpeg demuxer forced for it (mirrors aima.media.sniff).
+DEMUXERS = {
+    "mp4": "mov",
+    "mov": "mov",
+    "m4a": "mov",
+    "mkv": "matroska",
+    "webm": "matroska",
+    "avi": "avi",
+    "wav": "wav",
+    "mp3": "mp3",
+    "flac": "flac",
+    "ogg": "ogg",
+    "opus": "ogg",
+}
+DEFAULT_TIMEOUT_S = 120.0
+_LAST_FRAME_MARGIN_S = 0.05
+
+
+def extract_frame(
+    path: Path,
+    info: MediaInfo,
+    t_s: float,
+    max_side: int,
+    *,
+    display_name: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Image.Image:
+    """The frame shown at ``t_s`` seconds, upright, RGB, its longest side at most ``max_side``.
+
+    For an image ``t_s`` is ignored (EXIF orientation is applied). A time past the end
+    gives the last frame. Audio has no frames: :class:`MediaRejected`.
+    """
+    name = display_name or path.name
+    if max_side < 1:
+        raise ValueError("max_side must be >= 1")
+    if info.kind is MediaKind.IMAGE:
+        return _image_frame(path, info, max_side, name)
+    if info.kind is not MediaKind.VIDEO:
+        raise MediaRejected(
+            f"{name}: this is {info.kind.value} ({info.format}); it has no picture to extract.",
+            details={"file": name, "kind": info.kind.value},
+        )
+    duration = info.duration_s or 0.0
+    t = min(max(0.0, t_s), max(0.0, duration - _LAST_FRAME_MARGIN_S))
+    frame = _video_frame(path, info, t, max_side, name, timeout_s)
+    if frame is None and t > 0:
+        # The last frames may end before the container's duration: step back once.
+        frame = _video_frame(path, info, max(0.0, t - 1.0), max_side, name, timeout_s)
+    if frame is None:
+        raise MediaRejected(
+            f"{name}: no video frame could be decoded at {t:.2f} s; the file may be damaged.",
+            details={"file": name, "t_s": t},
+        )
+    return frame
+
+
+def _image_frame(path: Path, info: MediaInfo, max_side: int, name: str) -> Image.Image:
+    pixels = (info.width or 1) * (info.height or 1)
+    label = info.format.upper()
+    with open_image(path, info.format, max_pixels=max(pixels, 1), display_name=name) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (max_side, max_side))  # let libjpeg scale down while decoding
+        load_image(img, label=label, display_name=name)
+        rgb = to_rgb(img)
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        return rgb.copy() if rgb is img else rgb
+
+
+def _video_frame(
+    path: Path, info: MediaInfo, t: float, max_side: int, name: str, timeout_s: float
+) -> Image.Image | None:
+    # ffmpeg rotates phone video upright before the filter, so iw/ih are the display size.
+    scale = (
+        f"scale=w='if(gte(iw,ih),min(iw,{max_side}),-2)':h='if(gte(iw,ih),-2,min(ih,{max_side}))'"
+    )
+    cmd = ffmpeg_command(
+        path,
+        _demuxer(info, name),
+        [
+            "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", "1",
+            "-vf", f"{scale}:flags=bicubic,format=rgb24",
+            "-c:v", "ppm", "-f", "image2pipe", "pipe:1",
+        ],
+        seek_s=t,
+    )  # fmt: skip
+    proc = run_tool(
+        cmd,
+        timeout_s=timeout_s,
+        path=path,
+        display_name=name,
+        what=f"extracting a frame at {t:.2f} s",
+    )
+    if not proc.stdout:
+        return None
+    with Image.open(io.BytesIO(proc.stdout), formats=["PPM"]) as img:
+        img.load()
+        return img.convert("RGB")
+
+
+def decode_audio(
+    path: Path,
+    info: MediaInfo,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    rate: int = 16000,
+    *,
+    display_name: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> NDArray[np.float32]:
+    """Mono float32 samples in [-1, 1] at ``rate`` Hz, from ``start_s`` to ``end_s`` (or the end).
+
+    Uses the first audio stream. Media without audio raises :class:`MediaRejected`; check
+    ``info.audio_codec`` first when silence is a normal case.
+    """
+    name = display_name or path.name
+    if rate < 1000 or rate > 384_000:
+        raise ValueError("rate must be between 1000 and 384000 Hz")
+    if info.kind is MediaKind.IMAGE or info.audio_codec is None:
+        raise MediaRejected(
+            f"{name}: this {info.format} file has no audio track to decode.",
+            details={"file": name},
+        )
+    start = max(0.0, start_s)
+    if end_s is not None and end_s <= start:
+        return np.zeros(0, dtype=np.float32)
+    output = ["-map", "0:a:0", "-vn", "-sn", "-dn"]
+    if end_s is not None:
+        output += ["-t", f"{end_s - start:.6f}"]
+    output += ["-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    cmd = ffmpeg_command(path, _demuxer(info, name), output, seek_s=start)
+    span = f"{start:.2f}-{end_s:.2f} s" if end_s is not None else f"{start:.2f} s to the end"
+    proc = run_tool(
+        cmd, timeout_s=timeout_s, path=path, display_name=name, what=f"decoding audio {span}"
+    )
+    usable = len(proc.stdout) - len(proc.stdout) % 4
+    samples = np.frombuffer(proc.stdout[:usable], dtype="<f4").astype(np.float32)
+    if samples.size and not math.isfinite(float(np.abs(samples).max(initial=0.0))):
+        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(samples, -1.0, 1.0)
+
+
+def _demuxer(info: MediaInfo, name: str) -> str:
+    demuxer = DEMUXERS.get(info.format)
+    if demuxer is None:
+        raise MediaRejected(
+            f"{name}: {info.format} is not an audio/video format AIMA decodes.",
+            details={"file": name, "format": info.format},
+        )
+    return demuxer

@@ -1,0 +1,1 @@
+"""Running jobs: plan chunks per analyzer, execute, checkpoint, finish; the worker loop."""

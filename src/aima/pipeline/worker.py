@@ -1,0 +1,169 @@
+"""The worker loop: claim → run → repeat, with a heartbeat thread per claimed job.
+
+The same code runs embedded in ``aima serve`` (threads) and as ``aima worker``
+processes on this or other machines (PostgreSQL). A worker that dies simply
+stops heartbeating: its lease expires and another worker resumes the job from
+the last committed chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from aima.core.clock import utcnow
+from aima.core.errors import AnalyzerError, LeaseLost
+from aima.core.ids import new_id
+from aima.core.progress import ProgressHook, no_progress
+from aima.core.settings import JobSettings, WorkerSettings
+from aima.jobs.ledger import Ledger
+from aima.jobs.states import Claim, JobState
+from aima.pipeline.runner import JobRunner
+from aima.store.db import Database
+from aima.store.models import WorkerHeartbeat
+
+log = logging.getLogger(__name__)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(
+        self, ledger: Ledger, claim: Claim, every_s: float, on_beat: Callable[[], None]
+    ) -> None:
+        super().__init__(name=f"heartbeat-{claim.job_id}", daemon=True)
+        self.ledger, self.claim, self.every_s, self.on_beat = ledger, claim, every_s, on_beat
+        self.stopped = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every_s):
+            try:
+                self.ledger.heartbeat(self.claim)
+                self.on_beat()
+            except LeaseLost:
+                self.lost.set()
+                return
+            except Exception:
+                log.exception("heartbeat failed", extra={"job_id": self.claim.job_id})
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        runner: JobRunner,
+        *,
+        jobs: JobSettings,
+        worker: WorkerSettings,
+        worker_id: str | None = None,
+        hook_factory: Callable[[str], ProgressHook] | None = None,
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.runner = runner
+        self.jobs = jobs
+        self.settings = worker
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.stop_event = threading.Event()
+        self.hook_factory = hook_factory or (lambda _job_id: no_progress)
+
+    def register(self) -> None:
+        with self.db.session() as s:
+            row = s.get(WorkerHeartbeat, self.id) or WorkerHeartbeat(
+                id=self.id, hostname=socket.gethostname(), pid=os.getpid(), started_at=utcnow()
+            )
+            row.heartbeat_at = utcnow()
+            row.state = "idle"
+            s.add(row)
+
+    def _beat(self, state: str, job_id: str | None) -> None:
+        with self.db.session() as s:
+            row = s.get(WorkerHeartbeat, self.id)
+            if row is not None:
+                row.heartbeat_at = utcnow()
+                row.state = state
+                row.current_job = job_id
+
+    def run_once(self) -> bool:
+        """Claim and run one job. Returns False when nothing was runnable."""
+        claim = self.ledger.claim(self.id)
+        if claim is None:
+            return False
+        log.info(
+            "claimed job", extra={"job_id": claim.job_id, "token": claim.token, "worker": self.id}
+        )
+        self._beat("busy", claim.job_id)
+        hb = _Heartbeat(
+            self.ledger, claim, self.jobs.heartbeat_s, lambda: self._beat("busy", claim.job_id)
+        )
+        hb.start()
+        try:
+            state = self.runner.run(
+                claim,
+                self.hook_factory(claim.job_id),
+                should_stop=lambda: hb.lost.is_set() or self.stop_event.is_set(),
+            )
+            log.info("job finished", extra={"job_id": claim.job_id, "state": state.value})
+        except LeaseLost:
+            log.warning(
+                "lease lost; another worker owns the job now", extra={"job_id": claim.job_id}
+            )
+        except AnalyzerError as exc:
+            self._release(claim, exc.message, retryable=exc.retryable)
+        except Exception as exc:
+            log.exception("job run crashed", extra={"job_id": claim.job_id})
+            self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
+        finally:
+            hb.stopped.set()
+            hb.join()
+            self._beat("idle", None)
+        return True
+
+    def _release(self, claim: Claim, reason: str, *, retryable: bool) -> None:
+        try:
+            state = self.ledger.release_after_error(claim, reason, retryable=retryable)
+            log.warning(
+                "job released after error", extra={"job_id": claim.job_id, "state": state.value}
+            )
+        except LeaseLost:
+            pass
+
+    def run_forever(self, *, idle_exit: bool = False) -> None:
+        """Loop until ``stop()``; with ``idle_exit`` return once the queue is empty."""
+        self.register()
+        while not self.stop_event.is_set():
+            ran = self.run_once()
+            if not ran:
+                if idle_exit:
+                    return
+                self._beat("idle", None)
+                self.stop_event.wait(self.settings.poll_interval_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+class WorkerPool:
+    """``concurrency`` worker threads in this process (the embedded default)."""
+
+    def __init__(self, make_worker: Callable[[int], Worker], concurrency: int) -> None:
+        self.workers = [make_worker(i) for i in range(concurrency)]
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for w in self.workers:
+            t = threading.Thread(target=w.run_forever, name=f"worker-{w.id}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for w in self.workers:
+            w.stop()
+        for t in self.threads:
+            t.join(timeout)
+
+
+__all__ = ["JobState", "Worker", "WorkerPool"]

@@ -1,0 +1,1 @@
+"""Passwords, tokens, roles and permissions, audit trail, secrets."""

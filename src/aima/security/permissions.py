@@ -1,0 +1,64 @@
+"""Roles map to explicit permissions; every API route declares the one it needs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    MEDIA_UPLOAD = "media:upload"
+    MEDIA_READ = "media:read"  # own or granted media
+    MEDIA_READ_ALL = "media:read_all"
+    MEDIA_DOWNLOAD = "media:download"
+    JOBS_CREATE = "jobs:create"
+    JOBS_READ = "jobs:read"  # own jobs / jobs on readable media
+    JOBS_READ_ALL = "jobs:read_all"
+    JOBS_MANAGE = "jobs:manage"  # cancel/retry/re-prioritise own jobs
+    JOBS_MANAGE_ALL = "jobs:manage_all"
+    RESULTS_READ = "results:read"
+    USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
+    SYSTEM_READ = "system:read"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    UPLOADER = "uploader"
+    VIEWER = "viewer"
+    AUDITOR = "auditor"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.ANALYST: frozenset(
+        {
+            P.MEDIA_UPLOAD,
+            P.MEDIA_READ,
+            P.MEDIA_READ_ALL,
+            P.MEDIA_DOWNLOAD,
+            P.JOBS_CREATE,
+            P.JOBS_READ,
+            P.JOBS_READ_ALL,
+            P.JOBS_MANAGE,
+            P.JOBS_MANAGE_ALL,
+            P.RESULTS_READ,
+            P.SYSTEM_READ,
+        }
+    ),
+    Role.UPLOADER: frozenset(
+        {P.MEDIA_UPLOAD, P.MEDIA_READ, P.JOBS_CREATE, P.JOBS_READ, P.JOBS_MANAGE, P.RESULTS_READ}
+    ),
+    Role.VIEWER: frozenset(
+        {P.MEDIA_READ, P.MEDIA_READ_ALL, P.JOBS_READ, P.JOBS_READ_ALL, P.RESULTS_READ}
+    ),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.SYSTEM_READ}),
+}
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,82 @@
+"""Short-lived JWT access tokens with an explicit algorithm allow-list; opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from aima.core.clock import utcnow
+from aima.core.errors import Unauthorized
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    role: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenCodec:
+    def __init__(
+        self, secret: str, *, algorithm: str, audience: str, issuer: str, access_ttl_s: int
+    ) -> None:
+        if len(secret) < 32:
+            raise ValueError("JWT secret must be at least 32 characters")
+        self._secret = secret
+        self.algorithm = algorithm
+        self.audience = audience
+        self.issuer = issuer
+        self.access_ttl = timedelta(seconds=access_ttl_s)
+
+    def issue_access(self, user_id: str, role: str, *, now: datetime | None = None) -> str:
+        now = now or utcnow()
+        payload = {
+            "sub": user_id,
+            "role": role,
+            "aud": self.audience,
+            "iss": self.issuer,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + self.access_ttl).timestamp()),
+            "typ": "access",
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(payload, self._secret, algorithm=self.algorithm)
+
+    def decode_access(self, token: str) -> AccessClaims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self.algorithm],  # the allow-list: "none" and others are refused
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("access token expired; refresh it or log in again") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid access token: {exc}") from exc
+        if payload.get("typ") != "access":
+            raise Unauthorized("invalid access token: not an access token")
+        return AccessClaims(
+            user_id=str(payload["sub"]),
+            role=str(payload.get("role", "")),
+            issued_at=datetime.fromtimestamp(payload["iat"], tz=utcnow().tzinfo),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+        )
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """Returns (token for the client, sha256 to store)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

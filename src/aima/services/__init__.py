@@ -1,0 +1,1 @@
+"""Use cases: ingest, jobs, users and auth, media access, system status."""

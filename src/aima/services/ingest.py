@@ -1,0 +1,255 @@
+"""Ingest: validate untrusted files, store blobs by content, record media, queue analysis.
+
+A file is inspected before anything is stored. The blob is written first
+(atomic, content-addressed) and the media row, the uploader's grant, the audit
+event and the analysis job commit together; if that transaction fails, a blob
+nobody references is removed again, so a failed file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from aima.analyzers.registry import AnalyzerRegistry
+from aima.core.clock import utcnow
+from aima.core.errors import AimaError, MediaRejected, PayloadTooLarge
+from aima.core.ids import new_id
+from aima.core.progress import Progress, ProgressHook, no_progress
+from aima.core.settings import MediaLimits
+from aima.jobs.ledger import Ledger
+from aima.jobs.states import JobState
+from aima.media.inspect import inspect_media
+from aima.security import audit
+from aima.security.permissions import Permission
+from aima.services.access import Principal
+from aima.store.blobs import BlobStore, sha256_file
+from aima.store.db import Database
+from aima.store.models import Job, Media, MediaGrant
+
+log = logging.getLogger(__name__)
+
+Status = Literal["created", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    name: str
+    status: Status
+    media_id: str | None = None
+    job_id: str | None = None
+    kind: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "media_id": self.media_id,
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "size": self.size,
+            "error": self.error,
+        }
+
+
+def display_name(raw: str) -> str:
+    """The user's file name as data: last path component, no control characters, bounded."""
+    name = PurePosixPath(raw.replace("\\", "/")).name or "unnamed"
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    return name[:255] or "unnamed"
+
+
+class IngestService:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        limits: MediaLimits,
+        ledger: Ledger,
+        registry: AnalyzerRegistry,
+        default_analyzers: Sequence[str],
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.limits = limits
+        self.ledger = ledger
+        self.registry = registry
+        self.default_analyzers = list(default_analyzers)
+
+    def ingest_file(
+        self,
+        path: Path,
+        principal: Principal,
+        *,
+        original_name: str | None = None,
+        analyze: bool = True,
+        analyzers: Sequence[str] | None = None,
+        priority: int = 0,
+    ) -> IngestOutcome:
+        principal.require(Permission.MEDIA_UPLOAD)
+        name = display_name(original_name or path.name)
+        planned = (
+            self.registry.resolve(list(analyzers or self.default_analyzers)) if analyze else []
+        )
+        try:
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                raise MediaRejected(f"{name}: cannot be read ({exc.strerror})") from exc
+            if size > self.limits.max_bytes:  # before hashing, so a huge file costs nothing
+                raise PayloadTooLarge(
+                    f"{name}: {size} bytes is over the limit of {self.limits.max_bytes} bytes "
+                    "(AIMA_LIMITS__MAX_BYTES)"
+                )
+            sha, _ = sha256_file(path)
+            existing = self._existing(sha)
+            if existing is not None:
+                return self._duplicate(existing, principal, name)
+            info = inspect_media(path, self.limits, display_name=name)
+        except AimaError as exc:
+            self._audit_rejection(principal, name, exc)
+            return IngestOutcome(name, "rejected", error=exc.to_dict())
+
+        ref = self.blobs.put_file(path)
+        media_id = new_id("med")
+        try:
+            with self.db.session() as s:
+                s.add(
+                    Media(
+                        id=media_id,
+                        sha256=ref.sha256,
+                        size=ref.size,
+                        kind=info.kind.value,
+                        format=info.format,
+                        mime=info.mime,
+                        original_name=name,
+                        info=info.to_dict(),
+                        uploaded_by=principal.user_id,
+                        created_at=utcnow(),
+                    )
+                )
+                s.flush()
+                if principal.user_id:
+                    s.add(MediaGrant(media_id=media_id, user_id=principal.user_id))
+                job_id = None
+                if planned:
+                    job_id = new_id("job")
+                    now = utcnow()
+                    s.add(
+                        Job(
+                            id=job_id,
+                            media_id=media_id,
+                            analyzers=planned,
+                            options={},
+                            state=JobState.QUEUED,
+                            priority=priority,
+                            created_by=principal.user_id,
+                            created_at=now,
+                            updated_at=now,
+                            not_before=now,
+                            max_attempts=self.ledger.settings.max_attempts,
+                            outcome={},
+                        )
+                    )
+                audit.record(
+                    s,
+                    actor=principal.actor,
+                    action="media.upload",
+                    object_type="media",
+                    object_id=media_id,
+                    details={
+                        "name": name,
+                        "sha256": ref.sha256,
+                        "size": ref.size,
+                        "job_id": job_id,
+                    },
+                )
+        except IntegrityError:
+            existing = self._existing(ref.sha256)  # a concurrent upload of the same bytes won
+            if existing is None:
+                raise
+            return self._duplicate(existing, principal, name)
+        except BaseException:
+            if ref.created and self._existing(ref.sha256) is None:
+                self.blobs.delete(ref.sha256)
+            raise
+        log.info(
+            "media stored", extra={"media_id": media_id, "kind": info.kind.value, "size": ref.size}
+        )
+        return IngestOutcome(
+            name, "created", media_id, job_id, info.kind.value, ref.sha256, ref.size
+        )
+
+    def _existing(self, sha: str) -> Media | None:
+        with self.db.session() as s:
+            return s.execute(select(Media).where(Media.sha256 == sha)).scalar_one_or_none()
+
+    def _duplicate(self, media: Media, principal: Principal, name: str) -> IngestOutcome:
+        with self.db.session() as s:
+            if principal.user_id and s.get(MediaGrant, (media.id, principal.user_id)) is None:
+                s.add(MediaGrant(media_id=media.id, user_id=principal.user_id))
+            audit.record(
+                s,
+                actor=principal.actor,
+                action="media.upload",
+                object_type="media",
+                object_id=media.id,
+                details={"name": name, "duplicate": True},
+            )
+        return IngestOutcome(
+            name, "duplicate", media.id, None, media.kind, media.sha256, media.size
+        )
+
+    def _audit_rejection(self, principal: Principal, name: str, exc: AimaError) -> None:
+        with self.db.session() as s:
+            audit.record(
+                s,
+                actor=principal.actor,
+                action="media.upload",
+                outcome="rejected",
+                details={"name": name, "error": exc.message[:500]},
+            )
+
+    def ingest_paths(
+        self,
+        paths: Iterable[Path],
+        principal: Principal,
+        *,
+        analyze: bool = True,
+        analyzers: Sequence[str] | None = None,
+        priority: int = 0,
+        hook: ProgressHook = no_progress,
+    ) -> list[IngestOutcome]:
+        files = sorted(set(expand_paths(paths)))
+        outcomes: list[IngestOutcome] = []
+        for i, path in enumerate(files):
+            outcomes.append(
+                self.ingest_file(
+                    path, principal, analyze=analyze, analyzers=analyzers, priority=priority
+                )
+            )
+            hook(Progress("ingest", i + 1, len(files), path.name))
+        return outcomes
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, folders recursively (hidden files and folders skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith(".") for p in rel):
+                    yield child
+        else:
+            yield path

@@ -1,0 +1,1 @@
+"""Persistence: relational database (SQLite or PostgreSQL), blobs, migrations."""

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real database (SQLite file and PostgreSQL), real blobs, real settings.
+
+PostgreSQL comes from ``AIMA_TEST_POSTGRES_URL`` (default: the local server at
+127.0.0.1:5432, database ``test``). Each test gets its own freshly created
+database, dropped afterwards. Without a server the PostgreSQL variants skip with
+the reason, except under CI (``CI=true``) or ``AIMA_REQUIRE_POSTGRES=1``, where
+they fail: CI must never silently skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from aima.core.settings import Settings
+from aima.runtime import Runtime, build_runtime
+
+PG_URL = os.environ.get("AIMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("CI", "").lower() == "true" or os.environ.get("AIMA_REQUIRE_POSTGRES") == "1"
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def _admin_conninfo() -> str:
+    url = make_url(PG_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg_available() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(_admin_conninfo(), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip()[:200]}"
+
+
+_PG_PROBLEM: str | None = None
+_PG_CHECKED = False
+
+
+def require_postgres() -> None:
+    global _PG_CHECKED, _PG_PROBLEM
+    if not _PG_CHECKED:
+        _PG_PROBLEM, _PG_CHECKED = _pg_available(), True
+    if _PG_PROBLEM:
+        if REQUIRE_PG:
+            pytest.fail(f"{_PG_PROBLEM} (required under CI / AIMA_REQUIRE_POSTGRES=1)")
+        pytest.skip(_PG_PROBLEM)
+
+
+def create_pg_database() -> tuple[str, str]:
+    """Create a throw-away database; returns (SQLAlchemy URL, name)."""
+    import psycopg
+
+    require_postgres()
+    name = f"aima_t_{secrets.token_hex(6)}"
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url, name = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aima.db'}"
+    else:
+        url, name = create_pg_database()
+        try:
+            yield url
+        finally:
+            drop_pg_database(name)
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "auth": {"jwt_secret": TEST_SECRET},
+        "jobs": {"lease_s": 5, "heartbeat_s": 1, "backoff_base_s": 0.2, "chunk_s": 2},
+        "worker": {"embedded": False, "poll_interval_s": 0.1},
+        "log_level": "WARNING",
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return Settings(**base)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return make_settings(tmp_path / "data", db_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """For tests that exercise no database-specific behaviour."""
+    rt = build_runtime(make_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'aima.db'}"))
+    try:
+        yield rt
+    finally:
+        rt.close()
