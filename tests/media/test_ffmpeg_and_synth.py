@@ -48,9 +48,13 @@ def test_missing_ffmpeg_names_the_package(monkeypatch: pytest.MonkeyPatch) -> No
 def test_run_tool_timeout_and_failure(tmp_path: Path) -> None:
     path = tmp_path / "f.wav"
     slow = [sys.executable, "-c", "import time; time.sleep(5)"]
-    with pytest.raises(MediaRejected, match="probing took longer than 0.2 s"):
+    with pytest.raises(MediaRejected, match=r"probing took longer than 0\.2 s"):
         ffmpeg.run_tool(slow, timeout_s=0.2, path=path, display_name="f.wav", what="probing")
-    failing = [sys.executable, "-c", f"import sys; sys.stderr.write('[x @ 0x1f] bad {path}'); sys.exit(3)"]
+    failing = [
+        sys.executable,
+        "-c",
+        f"import sys; sys.stderr.write('[x @ 0x1f] bad {path}'); sys.exit(3)",
+    ]
     with pytest.raises(MediaRejected) as err:
         ffmpeg.run_tool(failing, timeout_s=10, path=path, display_name="f.wav", what="decoding")
     assert err.value.message.startswith("f.wav: decoding failed (bad f.wav)")

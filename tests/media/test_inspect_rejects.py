@@ -96,13 +96,17 @@ def test_truncated_png(media_dir: Path, tmp_path: Path, limits: MediaLimits) -> 
 def test_truncated_mp4_moov_at_end(media_dir: Path, tmp_path: Path, limits: MediaLimits) -> None:
     path = synth.make_truncated(media_dir / "video.mp4", tmp_path / "upload.tmp")
     err = rejected(path, limits, "video.mp4")
-    assert err.message.startswith("video.mp4: corrupt or truncated MP4 (ffprobe: moov atom not found")
+    assert err.message.startswith(
+        "video.mp4: corrupt or truncated MP4 (ffprobe: moov atom not found"
+    )
     assert "moov atom not found" in err.details["stderr"]
     assert str(tmp_path) not in err.details["stderr"]  # server paths are not leaked
 
 
 @needs_ffmpeg
-def test_truncated_faststart_mp4_fails_the_decode_check(tmp_path: Path, limits: MediaLimits) -> None:
+def test_truncated_faststart_mp4_fails_the_decode_check(
+    tmp_path: Path, limits: MediaLimits
+) -> None:
     whole = synth.make_video(tmp_path / "whole.mp4", 4.0, 160, 120, faststart=True)
     path = synth.make_truncated(whole, tmp_path / "cut.mp4", 0.6)
     err = rejected(path, limits)

@@ -31,3 +31,4 @@ def configure_logging(level: str = "INFO") -> None:
     handler._aima = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -93,7 +93,7 @@ def _video_frame(
 ) -> Image.Image | None:
     # ffmpeg rotates phone video upright before the filter, so iw/ih are the display size.
     scale = (
-        f"scale=w='if(gte(iw,ih),min(iw,{max_side}),-2)':h='if(gte(iw,ih),-2,min(ih,{max_side}))'"
+        f"scale=w='if(gte(iw,ih),min(iw,{max_side}),-1)':h='if(gte(iw,ih),-1,min(ih,{max_side}))'"
     )
     cmd = ffmpeg_command(
         path,

@@ -141,10 +141,16 @@ def inspect_image(
 
 def read_exif(img: Image.Image) -> dict[str, Any]:
     """Capture time, camera and orientation from EXIF; ``{}`` when absent, never raises."""
-    try:
-        exif = img.getexif()
-    except _EXIF_ERRORS:  # bad EXIF is common and harmless: report nothing
-        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns "Corrupt EXIF data": we omit it instead
+        try:
+            return _read_exif(img)
+        except _EXIF_ERRORS:  # bad EXIF is common and harmless: report nothing
+            return {}
+
+
+def _read_exif(img: Image.Image) -> dict[str, Any]:
+    exif = img.getexif()
     if not exif:
         return {}
     out: dict[str, Any] = {

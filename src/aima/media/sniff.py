@@ -196,6 +196,7 @@ _TEXT_SIGNS: tuple[tuple[bytes, str], ...] = (
     (b"<html", "an HTML page"),
     (b"{", "a JSON document"),
 )
+# Unambiguous magic numbers, checked before the text heuristic.
 _BINARY_SIGNS: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a ZIP archive"),
     (b"\x1f\x8b", "a gzip archive"),
@@ -203,6 +204,9 @@ _BINARY_SIGNS: tuple[tuple[bytes, str], ...] = (
     (b"Rar!", "a RAR archive"),
     (b"%PDF", "a PDF document"),
     (b"\x7fELF", "a Linux executable"),
+)
+# Short signatures that plain text can also start with, checked after it.
+_WEAK_BINARY_SIGNS: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a Windows executable"),
     (b"BM", "a BMP image (not accepted)"),
     (b"8BPS", "a Photoshop image (not accepted)"),
@@ -225,9 +229,12 @@ def describe_unknown(head: bytes) -> str:
     for sign, label in _TEXT_SIGNS:
         if lowered.startswith(sign.lower()):
             return f"file starts like a text/playlist file ({label})"
+    for sign, label in _BINARY_SIGNS:
+        if head.startswith(sign):
+            return f"file starts like {label}"
     if _looks_like_text(head):
         return "file starts like a text file"
-    for sign, label in _BINARY_SIGNS:
+    for sign, label in _WEAK_BINARY_SIGNS:
         if head.startswith(sign):
             return f"file starts like {label}"
     return f"file content is not a recognised media format (first bytes {head[:8].hex(' ')})"

@@ -1,0 +1,75 @@
+"""Shared CLI plumbing: building the runtime, printing errors and tables, progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from aima.core.errors import AimaError
+from aima.core.progress import Progress as ProgressEvent
+from aima.core.progress import ProgressHook
+from aima.core.settings import load_settings
+from aima.runtime import Runtime, build_runtime
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def runtime(*, long_running: bool = False) -> Runtime:
+    """Short commands log warnings only (their output is the table); serve/worker log INFO."""
+    try:
+        settings = load_settings()
+        if not long_running and "AIMA_LOG_LEVEL" not in os.environ:
+            settings = settings.model_copy(update={"log_level": "WARNING"})
+        return build_runtime(settings)
+    except AimaError as exc:
+        fail(exc.message)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run a command body; domain errors become one red line and exit code 1."""
+    try:
+        return fn()
+    except AimaError as exc:
+        fail(exc.message)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressHook]:
+    """A Rich progress bar driven by the one progress hook."""
+    if not enabled or not console.is_terminal:
+        yield lambda _event: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[message]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None, message="")
+
+        def hook(event: ProgressEvent) -> None:
+            bar.update(task, completed=event.completed, total=event.total, message=event.message[:40])
+
+        yield hook

@@ -1,0 +1,214 @@
+"""``aima`` commands: serve, worker, ingest, jobs, users, db, storage, audit, analyzers."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from aima.cli.common import console, err, fail, guarded, print_json, progress_bar, runtime
+from aima.cli.jobs import jobs_app
+from aima.cli.users import users_app
+from aima.core.logging import configure_logging
+from aima.core.settings import load_settings
+from aima.services.access import cli_principal
+
+app = typer.Typer(help="AIMA: self-hosted AI media analysis.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(users_app, name="users")
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+storage_app = typer.Typer(help="Blob storage checks.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(storage_app, name="storage")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (AIMA_API__HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (AIMA_API__PORT)")] = None,
+    worker: Annotated[bool, typer.Option(help="run the embedded worker")] = True,
+) -> None:
+    """Run the API and (by default) an embedded worker, creating a first admin if none exists."""
+    import uvicorn
+
+    from aima.api.app import create_app
+
+    rt = runtime(long_running=True)
+    created = rt.users.ensure_first_admin()
+    bind_host = host or rt.settings.api.host
+    bind_port = port or rt.settings.api.port
+    console.print(f"[bold]AIMA[/] on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    console.print(f"  database: {rt.db.url.render_as_string(hide_password=True)}")
+    console.print(f"  data dir: {rt.settings.data_dir.resolve()}")
+    if created:
+        user, password = created
+        console.print(
+            f"[bold green]First run:[/] created admin [bold]{user}[/] with password [bold]{password}[/]\n"
+            "  log in:  curl -s -X POST http://{0}:{1}/api/v1/auth/login -H 'content-type: application/json' "
+            "-d '{{\"username\":\"{2}\",\"password\":\"{3}\"}}'\n"
+            "  change it: aima users passwd {2}".format(bind_host, bind_port, user, password)
+        )
+    app_ = create_app(rt, start_workers=worker)
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_level=rt.settings.log_level.lower())
+
+
+@app.command("worker")
+def worker_cmd(
+    concurrency: Annotated[int, typer.Option(help="worker threads in this process")] = 1,
+    drain: Annotated[bool, typer.Option(help="exit once the queue is empty")] = False,
+    worker_id: Annotated[str | None, typer.Option(help="stable id (default host:pid)")] = None,
+) -> None:
+    """Run workers that claim jobs from the ledger (SIGTERM: finish the chunk, then stop)."""
+    from aima.pipeline.worker import WorkerPool
+
+    rt = runtime(long_running=True)
+    if concurrency == 1:
+        w = rt.make_worker(worker_id)
+        signal.signal(signal.SIGTERM, lambda *_: w.stop())
+        err.print(f"worker {w.id} started")
+        try:
+            w.run_forever(idle_exit=drain)
+        except KeyboardInterrupt:
+            w.stop()
+        return
+    pool = WorkerPool(lambda i: rt.make_worker(f"{worker_id}-{i}" if worker_id else None), concurrency)
+    signal.signal(signal.SIGTERM, lambda *_: [w.stop() for w in pool.workers])
+    pool.start()
+    try:
+        while any(t.is_alive() for t in pool.threads):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pool.stop()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (recursive)")],
+    analyze: Annotated[bool, typer.Option(help="queue the default analyzers")] = True,
+    analyzers: Annotated[str | None, typer.Option(help="comma-separated analyzers to queue")] = None,
+    priority: Annotated[int, typer.Option(help="job priority (higher first)")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print outcomes as JSON")] = False,
+) -> None:
+    """Validate and store media; one outcome line per file. Exit code 2 if any file was rejected."""
+    rt = runtime()
+    names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
+    with progress_bar("ingest", enabled=not as_json) as hook:
+        outcomes = guarded(
+            lambda: rt.ingest.ingest_paths(
+                paths, cli_principal(), analyze=analyze, analyzers=names, priority=priority, hook=hook
+            )
+        )
+    if as_json:
+        print_json([o.to_dict() for o in outcomes])
+    else:
+        table = Table("file", "outcome", "media", "job", "detail")
+        for o in outcomes:
+            style = {"created": "green", "duplicate": "yellow", "rejected": "red"}[o.status]
+            detail = (o.error or {}).get("message", "") if o.error else (o.kind or "")
+            table.add_row(o.name, f"[{style}]{o.status}[/]", o.media_id or "", o.job_id or "", detail)
+        console.print(table)
+    if not outcomes:
+        fail("no files found")
+    if any(o.status == "rejected" for o in outcomes):
+        raise typer.Exit(2)
+
+
+@app.command("analyzers")
+def list_analyzers() -> None:
+    """Installed analyzers, their versions and whether they are on by default."""
+    rt = runtime()
+    table = Table("name", "version", "modality", "default", "disabled", "description")
+    for name in rt.registry.names():
+        cls = rt.registry.classes[name]
+        table.add_row(
+            name, cls.version, cls.modality.value,
+            "yes" if name in rt.settings.jobs.default_analyzers else "",
+            "yes" if name in rt.registry.disabled else "", cls.description,
+        )
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    from aima.store import migrate
+    from aima.store.db import Database
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(Database(settings.resolved_database_url))
+    console.print("database is at the latest schema")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations differ (run in CI)."""
+    from alembic.util.exc import AutogenerateDiffsDetected
+
+    from aima.store import migrate
+
+    rt = runtime()
+    try:
+        migrate.check(rt.db)
+    except AutogenerateDiffsDetected as exc:
+        fail(f"models differ from migrations; add one with `aima db revision -m ...`:\n{exc}")
+    console.print("models and migrations agree")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from model changes (developers)."""
+    from aima.store import migrate
+
+    migrate.revision(runtime().db, message)
+
+
+@storage_app.command("verify")
+def storage_verify() -> None:
+    """Re-hash every stored media blob; list missing or corrupt ones (exit 1 if any)."""
+    rt = runtime()
+    with progress_bar("verify") as hook:
+        problems = rt.system.verify_storage(hook)
+    if not problems:
+        console.print("[green]all media blobs present and intact[/]")
+        return
+    table = Table("sha256", "problem", "media")
+    for p in problems:
+        table.add_row(p.sha256, f"[red]{p.problem}[/]", ", ".join(p.media_ids))
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain (exit 1 if it was tampered with)."""
+    rt = runtime()
+    report = rt.system.verify_audit(cli_principal())
+    if report.ok:
+        console.print(f"[green]audit chain intact[/] ({report.events} events)")
+        return
+    fail(f"audit chain broken at event {report.first_bad_id} (of {report.events})")
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option()] = 50,
+    action: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Most recent audit events."""
+    rt = runtime()
+    table = Table("id", "time", "actor", "action", "object", "outcome")
+    for e in rt.system.audit_events(cli_principal(), limit=limit, action=action):
+        table.add_row(str(e.id), e.ts.isoformat(), e.actor, e.action, f"{e.object_type or ''} {e.object_id or ''}", e.outcome)
+    console.print(table)
+
+
+def main() -> None:
+    app()
