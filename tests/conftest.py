@@ -21,8 +21,12 @@ from sqlalchemy.engine import make_url
 from aima.core.settings import Settings
 from aima.runtime import Runtime, build_runtime
 
-PG_URL = os.environ.get("AIMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REQUIRE_PG = os.environ.get("CI", "").lower() == "true" or os.environ.get("AIMA_REQUIRE_POSTGRES") == "1"
+PG_URL = os.environ.get(
+    "AIMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = (
+    os.environ.get("CI", "").lower() == "true" or os.environ.get("AIMA_REQUIRE_POSTGRES") == "1"
+)
 TEST_SECRET = "test-secret-" + "x" * 40
 
 

@@ -168,3 +168,20 @@ def test_bad_exif_is_omitted_not_fatal(tmp_path: Path, limits: MediaLimits) -> N
     info = inspect_media(path, limits)
     assert (info.kind, info.width, info.height) == (MediaKind.IMAGE, 32, 24)
     assert info.exif.get("camera_make") is None
+
+
+@pytest.mark.parametrize(
+    ("stream", "size"),
+    [
+        ({"width": 1920, "height": 1080}, (1920, 1080)),
+        ({"width": 1920, "height": 1080, "side_data_list": [{"rotation": -90}]}, (1080, 1920)),
+        ({"width": 1920, "height": 1080, "tags": {"rotate": "270"}}, (1080, 1920)),
+        ({"width": 1920, "height": 1080, "side_data_list": [{"rotation": 180}]}, (1920, 1080)),
+    ],
+)
+def test_phone_video_rotation_reports_the_upright_size(
+    stream: dict[str, object], size: tuple[int, int]
+) -> None:
+    from aima.media.inspect import _display_size
+
+    assert _display_size(stream) == size

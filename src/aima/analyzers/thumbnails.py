@@ -8,10 +8,12 @@ each chunk); the final thumbnail is the candidate with the most detail
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageDraw
+from PIL import __version__ as pillow_version
 from pydantic import Field
 
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, Chunk, Modality
@@ -41,7 +43,7 @@ class Thumbnails(Analyzer):
 
     @property
     def model_id(self) -> str:
-        return f"pillow-{Image.__version__}+ffmpeg"
+        return f"pillow-{pillow_version}+ffmpeg"
 
     def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
         if ctx.info.kind is MediaKind.AUDIO:
@@ -68,7 +70,7 @@ class Thumbnails(Analyzer):
         edges = np.linspace(0, samples.size, bins + 1).astype(int)
         peaks = [
             float(np.abs(samples[a:b]).max()) if b > a else 0.0
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
+            for a, b in itertools.pairwise(edges)
         ]
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
         return {"peaks": [round(p, 4) for p in peaks], "rms": round(rms, 5)}

@@ -76,6 +76,6 @@ def access_rule_of(dependency: Any) -> str | None:
     return getattr(dependency, ACCESS_RULE, None)
 
 
-def Caller(permission: Permission) -> Any:  # noqa: N802 - reads like a type in signatures
+def Caller(permission: Permission) -> Any:
     """``principal: Principal = Caller(Permission.MEDIA_READ)``"""
     return Depends(require(permission))

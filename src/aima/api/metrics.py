@@ -32,12 +32,16 @@ class LedgerCollector:
         )
         with self.runtime.db.session() as s:
             rows = s.execute(
-                select(JobChunk.analyzer, func.count(), func.coalesce(func.sum(JobChunk.duration_s), 0.0))
+                select(
+                    JobChunk.analyzer,
+                    func.count(),
+                    func.coalesce(func.sum(JobChunk.duration_s), 0.0),
+                )
                 .where(JobChunk.status == "done")
                 .group_by(JobChunk.analyzer)
             ).all()
         for analyzer, count, total in rows:
-            chunks.add_metric([analyzer], count_value=int(count), sum_value=float(total))
+            chunks.add_metric([analyzer], count_value=int(count), sum_value=float(total or 0.0))
         yield chunks
 
 
@@ -47,10 +51,12 @@ def install_metrics(app: FastAPI, runtime: Runtime) -> CollectorRegistry:
         "aima_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
     )
     latency = Histogram(
-        "aima_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+        "aima_http_request_duration_seconds",
+        "HTTP request latency",
+        ["method", "route"],
         registry=registry,
     )
-    registry.register(LedgerCollector(runtime))  # type: ignore[arg-type]
+    registry.register(LedgerCollector(runtime))
 
     @app.middleware("http")
     async def _measure(

@@ -39,7 +39,13 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, u: User) -> UserOut:
-        return cls(id=u.id, username=u.username, role=u.role, is_active=u.is_active, created_at=u.created_at)
+        return cls(
+            id=u.id,
+            username=u.username,
+            role=u.role,
+            is_active=u.is_active,
+            created_at=u.created_at,
+        )
 
 
 class UserIn(Strict):
@@ -69,8 +75,16 @@ class MediaOut(BaseModel):
     @classmethod
     def of(cls, m: Media) -> MediaOut:
         return cls(
-            id=m.id, kind=m.kind, format=m.format, mime=m.mime, size=m.size, sha256=m.sha256,
-            original_name=m.original_name, info=m.info, uploaded_by=m.uploaded_by, created_at=m.created_at,
+            id=m.id,
+            kind=m.kind,
+            format=m.format,
+            mime=m.mime,
+            size=m.size,
+            sha256=m.sha256,
+            original_name=m.original_name,
+            info=m.info,
+            uploaded_by=m.uploaded_by,
+            created_at=m.created_at,
         )
 
 
@@ -104,7 +118,9 @@ class UploadOut(BaseModel):
 
 class JobIn(Strict):
     media_id: str
-    analyzers: list[str] | None = Field(default=None, description="default: AIMA_JOBS__DEFAULT_ANALYZERS")
+    analyzers: list[str] | None = Field(
+        default=None, description="default: AIMA_JOBS__DEFAULT_ANALYZERS"
+    )
     priority: int = Field(default=0, ge=-1000, le=1000)
     idempotency_key: str | None = Field(default=None, max_length=128)
 
@@ -135,11 +151,23 @@ class JobOut(BaseModel):
     @classmethod
     def of(cls, j: Job) -> JobOut:
         return cls(
-            id=j.id, media_id=j.media_id, analyzers=list(j.analyzers), state=j.state, priority=j.priority,
-            progress=j.progress, progress_message=j.progress_message, attempts=j.attempts,
-            max_attempts=j.max_attempts, cancel_requested=j.cancel_requested, dead_letter=j.dead_letter,
-            error=j.error, outcome=j.outcome, created_by=j.created_by, created_at=j.created_at,
-            started_at=j.started_at, finished_at=j.finished_at,
+            id=j.id,
+            media_id=j.media_id,
+            analyzers=list(j.analyzers),
+            state=j.state,
+            priority=j.priority,
+            progress=j.progress,
+            progress_message=j.progress_message,
+            attempts=j.attempts,
+            max_attempts=j.max_attempts,
+            cancel_requested=j.cancel_requested,
+            dead_letter=j.dead_letter,
+            error=j.error,
+            outcome=j.outcome,
+            created_by=j.created_by,
+            created_at=j.created_at,
+            started_at=j.started_at,
+            finished_at=j.finished_at,
         )
 
 
@@ -156,8 +184,14 @@ class ChunkOut(BaseModel):
     @classmethod
     def of(cls, c: JobChunk) -> ChunkOut:
         return cls(
-            analyzer=c.analyzer, index=c.chunk_index, start_s=c.start_s, end_s=c.end_s, status=c.status,
-            attempts=c.attempts, duration_s=c.duration_s, error=c.error,
+            analyzer=c.analyzer,
+            index=c.chunk_index,
+            start_s=c.start_s,
+            end_s=c.end_s,
+            status=c.status,
+            attempts=c.attempts,
+            duration_s=c.duration_s,
+            error=c.error,
         )
 
 
@@ -176,9 +210,16 @@ class ResultOut(BaseModel):
     @classmethod
     def of(cls, r: AnalysisResult) -> ResultOut:
         return cls(
-            id=r.id, media_id=r.media_id, job_id=r.job_id, analyzer=r.analyzer,
-            analyzer_version=r.analyzer_version, model_id=r.model_id, config=r.config,
-            config_hash=r.config_hash, data=r.data, created_at=r.created_at,
+            id=r.id,
+            media_id=r.media_id,
+            job_id=r.job_id,
+            analyzer=r.analyzer,
+            analyzer_version=r.analyzer_version,
+            model_id=r.model_id,
+            config=r.config,
+            config_hash=r.config_hash,
+            data=r.data,
+            created_at=r.created_at,
         )
 
 

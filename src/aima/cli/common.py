@@ -70,6 +70,8 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[ProgressHoo
         task = bar.add_task(description, total=None, message="")
 
         def hook(event: ProgressEvent) -> None:
-            bar.update(task, completed=event.completed, total=event.total, message=event.message[:40])
+            bar.update(
+                task, completed=event.completed, total=event.total, message=event.message[:40]
+            )
 
         yield hook

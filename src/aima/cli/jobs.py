@@ -19,8 +19,14 @@ jobs_app = typer.Typer(help="The job queue.", no_args_is_help=True)
 
 def _row(job: Job) -> list[str]:
     return [
-        job.id, job.media_id, ",".join(job.analyzers), job.state, str(job.priority),
-        f"{job.progress:.0%}", str(job.attempts), (job.error or "")[:60],
+        job.id,
+        job.media_id,
+        ",".join(job.analyzers),
+        job.state,
+        str(job.priority),
+        f"{job.progress:.0%}",
+        str(job.attempts),
+        (job.error or "")[:60],
     ]
 
 
@@ -33,9 +39,36 @@ def list_jobs(
     rt = runtime()
     page = rt.jobs.list(cli_principal(), state=state.value if state else None, limit=limit)
     if as_json:
-        print_json([{c: getattr(j, c) for c in ("id", "media_id", "analyzers", "state", "priority", "progress", "attempts", "error")} for j in page.items])
+        print_json(
+            [
+                {
+                    c: getattr(j, c)
+                    for c in (
+                        "id",
+                        "media_id",
+                        "analyzers",
+                        "state",
+                        "priority",
+                        "progress",
+                        "attempts",
+                        "error",
+                    )
+                }
+                for j in page.items
+            ]
+        )
         return
-    table = Table("job", "media", "analyzers", "state", "prio", "progress", "tries", "error", title=f"{page.total} jobs")
+    table = Table(
+        "job",
+        "media",
+        "analyzers",
+        "state",
+        "prio",
+        "progress",
+        "tries",
+        "error",
+        title=f"{page.total} jobs",
+    )
     for job in page.items:
         table.add_row(*_row(job))
     console.print(table)
@@ -46,11 +79,25 @@ def show(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     rt = runtime()
     job, chunks, results = guarded(lambda: rt.jobs.detail(cli_principal(), job_id))
     data = {
-        "id": job.id, "media_id": job.media_id, "state": job.state, "priority": job.priority,
-        "progress": job.progress, "attempts": job.attempts, "dead_letter": job.dead_letter,
-        "error": job.error, "outcome": job.outcome,
+        "id": job.id,
+        "media_id": job.media_id,
+        "state": job.state,
+        "priority": job.priority,
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "dead_letter": job.dead_letter,
+        "error": job.error,
+        "outcome": job.outcome,
         "chunks": {"total": len(chunks), "done": sum(c.status == "done" for c in chunks)},
-        "results": [{"analyzer": r.analyzer, "version": r.analyzer_version, "model": r.model_id, "data": r.data} for r in results],
+        "results": [
+            {
+                "analyzer": r.analyzer,
+                "version": r.analyzer_version,
+                "model": r.model_id,
+                "data": r.data,
+            }
+            for r in results
+        ],
     }
     if as_json:
         print_json(data)
@@ -62,14 +109,22 @@ def show(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
 @jobs_app.command("submit")
 def submit(
     media_id: str,
-    analyzers: Annotated[str | None, typer.Option(help="comma-separated (default analyzers)")] = None,
+    analyzers: Annotated[
+        str | None, typer.Option(help="comma-separated (default analyzers)")
+    ] = None,
     priority: Annotated[int, typer.Option()] = 0,
     key: Annotated[str | None, typer.Option(help="idempotency key")] = None,
 ) -> None:
     rt = runtime()
-    names = [a.strip() for a in analyzers.split(",")] if analyzers else rt.settings.jobs.default_analyzers
+    names = (
+        [a.strip() for a in analyzers.split(",")]
+        if analyzers
+        else rt.settings.jobs.default_analyzers
+    )
     job, created = guarded(
-        lambda: rt.jobs.submit(cli_principal(), media_id, names, priority=priority, idempotency_key=key)
+        lambda: rt.jobs.submit(
+            cli_principal(), media_id, names, priority=priority, idempotency_key=key
+        )
     )
     console.print(f"{'queued' if created else 'existing'} job {job.id} ({job.state})")
 
@@ -101,7 +156,11 @@ def watch(job_id: str, interval: Annotated[float, typer.Option()] = 0.5) -> None
     with progress_bar(job_id) as hook:
         while True:
             job = guarded(lambda: rt.jobs.get(principal, job_id))
-            hook(Progress("job", job.progress * 100, 100, f"{job.state} {job.progress_message}", job.id))
+            hook(
+                Progress(
+                    "job", job.progress * 100, 100, f"{job.state} {job.progress_message}", job.id
+                )
+            )
             if JobState(job.state).terminal:
                 break
             time.sleep(interval)

@@ -51,7 +51,7 @@ def serve(
         console.print(
             f"[bold green]First run:[/] created admin [bold]{user}[/] with password [bold]{password}[/]\n"
             "  log in:  curl -s -X POST http://{0}:{1}/api/v1/auth/login -H 'content-type: application/json' "
-            "-d '{{\"username\":\"{2}\",\"password\":\"{3}\"}}'\n"
+            '-d \'{{"username":"{2}","password":"{3}"}}\'\n'
             "  change it: aima users passwd {2}".format(bind_host, bind_port, user, password)
         )
     app_ = create_app(rt, start_workers=worker)
@@ -77,8 +77,15 @@ def worker_cmd(
         except KeyboardInterrupt:
             w.stop()
         return
-    pool = WorkerPool(lambda i: rt.make_worker(f"{worker_id}-{i}" if worker_id else None), concurrency)
-    signal.signal(signal.SIGTERM, lambda *_: [w.stop() for w in pool.workers])
+    pool = WorkerPool(
+        lambda i: rt.make_worker(f"{worker_id}-{i}" if worker_id else None), concurrency
+    )
+
+    def _stop_all(*_: object) -> None:
+        for w in pool.workers:
+            w.stop()
+
+    signal.signal(signal.SIGTERM, _stop_all)
     pool.start()
     try:
         while any(t.is_alive() for t in pool.threads):
@@ -91,7 +98,9 @@ def worker_cmd(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (recursive)")],
     analyze: Annotated[bool, typer.Option(help="queue the default analyzers")] = True,
-    analyzers: Annotated[str | None, typer.Option(help="comma-separated analyzers to queue")] = None,
+    analyzers: Annotated[
+        str | None, typer.Option(help="comma-separated analyzers to queue")
+    ] = None,
     priority: Annotated[int, typer.Option(help="job priority (higher first)")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print outcomes as JSON")] = False,
 ) -> None:
@@ -101,7 +110,12 @@ def ingest(
     with progress_bar("ingest", enabled=not as_json) as hook:
         outcomes = guarded(
             lambda: rt.ingest.ingest_paths(
-                paths, cli_principal(), analyze=analyze, analyzers=names, priority=priority, hook=hook
+                paths,
+                cli_principal(),
+                analyze=analyze,
+                analyzers=names,
+                priority=priority,
+                hook=hook,
             )
         )
     if as_json:
@@ -111,7 +125,9 @@ def ingest(
         for o in outcomes:
             style = {"created": "green", "duplicate": "yellow", "rejected": "red"}[o.status]
             detail = (o.error or {}).get("message", "") if o.error else (o.kind or "")
-            table.add_row(o.name, f"[{style}]{o.status}[/]", o.media_id or "", o.job_id or "", detail)
+            table.add_row(
+                o.name, f"[{style}]{o.status}[/]", o.media_id or "", o.job_id or "", detail
+            )
         console.print(table)
     if not outcomes:
         fail("no files found")
@@ -127,9 +143,12 @@ def list_analyzers() -> None:
     for name in rt.registry.names():
         cls = rt.registry.classes[name]
         table.add_row(
-            name, cls.version, cls.modality.value,
+            name,
+            cls.version,
+            cls.modality.value,
             "yes" if name in rt.settings.jobs.default_analyzers else "",
-            "yes" if name in rt.registry.disabled else "", cls.description,
+            "yes" if name in rt.registry.disabled else "",
+            cls.description,
         )
     console.print(table)
 
@@ -206,7 +225,14 @@ def audit_list(
     rt = runtime()
     table = Table("id", "time", "actor", "action", "object", "outcome")
     for e in rt.system.audit_events(cli_principal(), limit=limit, action=action):
-        table.add_row(str(e.id), e.ts.isoformat(), e.actor, e.action, f"{e.object_type or ''} {e.object_id or ''}", e.outcome)
+        table.add_row(
+            str(e.id),
+            e.ts.isoformat(),
+            e.actor,
+            e.action,
+            f"{e.object_type or ''} {e.object_id or ''}",
+            e.outcome,
+        )
     console.print(table)
 
 

@@ -17,8 +17,12 @@ users_app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
 @users_app.command("create")
 def create(
     username: str,
-    role: Annotated[Role, typer.Option(help="admin, analyst, uploader, viewer, auditor")] = Role.VIEWER,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    role: Annotated[
+        Role, typer.Option(help="admin, analyst, uploader, viewer, auditor")
+    ] = Role.VIEWER,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
 ) -> None:
     user = guarded(lambda: runtime().users.create(cli_principal(), username, password, role.value))
     console.print(f"created {user.username} ({user.role})")
@@ -41,7 +45,9 @@ def set_role(username: str, role: Role) -> None:
 @users_app.command("passwd")
 def passwd(
     username: str,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
 ) -> None:
     guarded(lambda: runtime().users.update(cli_principal(), username, password=password))
     console.print(f"password of {username} changed; their sessions were revoked")

@@ -103,12 +103,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        if self.env == "production":
-            if self.auth.jwt_secret is None or len(self.auth.jwt_secret.get_secret_value()) < 32:
-                raise ValueError(
-                    "AIMA_AUTH__JWT_SECRET must be set to at least 32 random characters "
-                    "when AIMA_ENV=production"
-                )
+        secret = self.auth.jwt_secret
+        if self.env == "production" and (secret is None or len(secret.get_secret_value()) < 32):
+            raise ValueError(
+                "AIMA_AUTH__JWT_SECRET must be set to at least 32 random characters "
+                "when AIMA_ENV=production"
+            )
         return self
 
     @property

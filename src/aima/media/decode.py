@@ -8,7 +8,6 @@ forced demuxer), because a stored blob is still a file that came from outside.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ DEMUXERS = {
     "ogg": "ogg",
     "opus": "ogg",
 }
-DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_TIMEOUT_S = 60.0
 _LAST_FRAME_MARGIN_S = 0.05
 
 
@@ -127,12 +126,14 @@ def decode_audio(
     rate: int = 16000,
     *,
     display_name: str | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | None = None,
 ) -> NDArray[np.float32]:
     """Mono float32 samples in [-1, 1] at ``rate`` Hz, from ``start_s`` to ``end_s`` (or the end).
 
     Uses the first audio stream. Media without audio raises :class:`MediaRejected`; check
-    ``info.audio_codec`` first when silence is a normal case.
+    ``info.audio_codec`` first when silence is a normal case. The whole span is held in
+    memory (4 bytes a sample): decode long recordings in chunks. ``timeout_s`` defaults to
+    a minute plus a tenth of the span.
     """
     name = display_name or path.name
     if rate < 1000 or rate > 384_000:
@@ -150,15 +151,18 @@ def decode_audio(
         output += ["-t", f"{end_s - start:.6f}"]
     output += ["-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
     cmd = ffmpeg_command(path, _demuxer(info, name), output, seek_s=start)
+    span_s = (end_s if end_s is not None else (info.duration_s or 0.0)) - start
+    timeout = timeout_s if timeout_s is not None else DEFAULT_TIMEOUT_S + max(0.0, span_s) / 10
     span = f"{start:.2f}-{end_s:.2f} s" if end_s is not None else f"{start:.2f} s to the end"
     proc = run_tool(
-        cmd, timeout_s=timeout_s, path=path, display_name=name, what=f"decoding audio {span}"
+        cmd, timeout_s=timeout, path=path, display_name=name, what=f"decoding audio {span}"
     )
     usable = len(proc.stdout) - len(proc.stdout) % 4
-    samples = np.frombuffer(proc.stdout[:usable], dtype="<f4").astype(np.float32)
-    if samples.size and not math.isfinite(float(np.abs(samples).max(initial=0.0))):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(samples, -1.0, 1.0)
+    raw = np.frombuffer(memoryview(proc.stdout)[:usable], dtype="<f4")
+    samples: NDArray[np.float32] = np.clip(raw, -1.0, 1.0).astype(np.float32, copy=False)
+    if not np.isfinite(samples).all():
+        np.nan_to_num(samples, copy=False, nan=0.0)
+    return samples
 
 
 def _demuxer(info: MediaInfo, name: str) -> str:

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ _TAG_OFFSET_TIME_ORIGINAL = 0x9011
 _EXIF_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, SyntaxError, struct.error)
 
 
+@cache
 def heif_supported() -> bool:
     """Register the HEIC/HEIF decoder with Pillow if pillow-heif is installed."""
     try:
@@ -80,6 +82,7 @@ def open_image(
         Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Corrupt EXIF", UserWarning)  # read_exif omits it
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(path, formats=[pillow_format])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -141,8 +141,8 @@ def _inspect_av(
         fps=_fps(video) if video else None,
         video_codec=str(video["codec_name"]) if video else None,
         audio_codec=str(audio["codec_name"]) if audio else None,
-        audio_rate=_int(audio.get("sample_rate")) or None if audio else None,
-        audio_channels=_int(audio.get("channels")) or None if audio else None,
+        audio_rate=(_int(audio.get("sample_rate")) or None) if audio else None,
+        audio_channels=(_int(audio.get("channels")) or None) if audio else None,
         streams=len(streams),
     )
 

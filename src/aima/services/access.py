@@ -41,7 +41,7 @@ def cli_principal() -> Principal:
     return Principal(user_id=None, username=name, role=Role.ADMIN, via="cli")
 
 
-def visible_media(principal: Principal) -> Select[tuple[Media]]:
+def visible_media(principal: Principal) -> Select[Media]:
     query = select(Media)
     if principal.can(Permission.MEDIA_READ_ALL):
         return query
@@ -59,7 +59,7 @@ def get_media(s: Session, principal: Principal, media_id: str) -> Media:
     return media
 
 
-def visible_jobs(principal: Principal) -> Select[tuple[Job]]:
+def visible_jobs(principal: Principal) -> Select[Job]:
     query = select(Job)
     if principal.can(Permission.JOBS_READ_ALL):
         return query

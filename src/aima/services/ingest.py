@@ -30,7 +30,7 @@ from aima.media.inspect import inspect_media
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal
-from aima.store.blobs import BlobStore, sha256_file
+from aima.store.blobs import BlobRef, BlobStore, sha256_file
 from aima.store.db import Database
 from aima.store.models import Job, Media, MediaGrant
 
@@ -177,12 +177,12 @@ class IngestService:
                 )
         except IntegrityError:
             existing = self._existing(ref.sha256)  # a concurrent upload of the same bytes won
-            if existing is None:
-                raise
-            return self._duplicate(existing, principal, name)
+            if existing is not None:
+                return self._duplicate(existing, principal, name)
+            self._discard(ref)
+            raise
         except BaseException:
-            if ref.created and self._existing(ref.sha256) is None:
-                self.blobs.delete(ref.sha256)
+            self._discard(ref)
             raise
         log.info(
             "media stored", extra={"media_id": media_id, "kind": info.kind.value, "size": ref.size}
@@ -190,6 +190,11 @@ class IngestService:
         return IngestOutcome(
             name, "created", media_id, job_id, info.kind.value, ref.sha256, ref.size
         )
+
+    def _discard(self, ref: BlobRef) -> None:
+        """Remove a blob this call created if no media row refers to it (nothing half-stored)."""
+        if ref.created and self._existing(ref.sha256) is None:
+            self.blobs.delete(ref.sha256)
 
     def _existing(self, sha: str) -> Media | None:
         with self.db.session() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from aima.store.models import AnalysisResult, Job, JobChunk
 
 @dataclass(frozen=True, slots=True)
 class JobPage:
-    items: list[Job]
+    items: builtins.list[Job]
     total: int
 
 
@@ -82,7 +83,7 @@ class JobService:
 
     def detail(
         self, principal: Principal, job_id: str
-    ) -> tuple[Job, list[JobChunk], list[AnalysisResult]]:
+    ) -> tuple[Job, builtins.list[JobChunk], builtins.list[AnalysisResult]]:
         job = self.get(principal, job_id)
         return job, self.ledger.chunks(job_id), self.ledger.results(job_id)
 

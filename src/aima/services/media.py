@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from aima.store.models import AnalysisResult, Media
 
 @dataclass(frozen=True, slots=True)
 class MediaPage:
-    items: list[Media]
+    items: builtins.list[Media]
     total: int
 
 
@@ -48,7 +49,7 @@ class MediaService:
         with self.db.session() as s:
             return get_media(s, principal, media_id)
 
-    def results(self, principal: Principal, media_id: str) -> list[AnalysisResult]:
+    def results(self, principal: Principal, media_id: str) -> builtins.list[AnalysisResult]:
         principal.require(Permission.RESULTS_READ)
         with self.db.session() as s:
             get_media(s, principal, media_id)

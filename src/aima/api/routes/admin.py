@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 @router.get("/users")
-def list_users(runtime: RuntimeDep, principal: Principal = Caller(Permission.USERS_MANAGE)) -> list[UserOut]:
+def list_users(
+    runtime: RuntimeDep, principal: Principal = Caller(Permission.USERS_MANAGE)
+) -> list[UserOut]:
     return [UserOut.of(u) for u in runtime.users.list(principal)]
 
 
@@ -30,10 +32,15 @@ def create_user(
 
 @router.patch("/users/{username}")
 def update_user(
-    username: str, body: UserPatch, runtime: RuntimeDep, principal: Principal = Caller(Permission.USERS_MANAGE)
+    username: str,
+    body: UserPatch,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.USERS_MANAGE),
 ) -> UserOut:
     return UserOut.of(
-        runtime.users.update(principal, username, role=body.role, password=body.password, active=body.is_active)
+        runtime.users.update(
+            principal, username, role=body.role, password=body.password, active=body.is_active
+        )
     )
 
 
@@ -50,7 +57,9 @@ def audit_events(
 
 
 @router.get("/audit/verify")
-def verify_audit(runtime: RuntimeDep, principal: Principal = Caller(Permission.AUDIT_READ)) -> dict[str, Any]:
+def verify_audit(
+    runtime: RuntimeDep, principal: Principal = Caller(Permission.AUDIT_READ)
+) -> dict[str, Any]:
     report = runtime.system.verify_audit(principal)
     return {"events": report.events, "ok": report.ok, "first_bad_id": report.first_bad_id}
 
@@ -79,11 +88,22 @@ def analyzers(
 
 
 @router.get("/workers")
-def workers(runtime: RuntimeDep, _: Principal = Caller(Permission.SYSTEM_READ)) -> list[dict[str, Any]]:
+def workers(
+    runtime: RuntimeDep, _: Principal = Caller(Permission.SYSTEM_READ)
+) -> list[dict[str, Any]]:
     with runtime.db.session() as s:
-        rows = s.execute(select(WorkerHeartbeat).order_by(WorkerHeartbeat.heartbeat_at.desc())).scalars()
+        rows = s.execute(
+            select(WorkerHeartbeat).order_by(WorkerHeartbeat.heartbeat_at.desc())
+        ).scalars()
         return [
-            {"id": w.id, "hostname": w.hostname, "pid": w.pid, "state": w.state, "current_job": w.current_job,
-             "started_at": w.started_at.isoformat(), "heartbeat_at": w.heartbeat_at.isoformat()}
+            {
+                "id": w.id,
+                "hostname": w.hostname,
+                "pid": w.pid,
+                "state": w.state,
+                "current_job": w.current_job,
+                "started_at": w.started_at.isoformat(),
+                "heartbeat_at": w.heartbeat_at.isoformat(),
+            }
             for w in rows
         ]

@@ -45,9 +45,15 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[JobOut]:
     page = runtime.jobs.list(
-        principal, state=state.value if state else None, media_id=media_id, limit=limit, offset=offset
+        principal,
+        state=state.value if state else None,
+        media_id=media_id,
+        limit=limit,
+        offset=offset,
     )
-    return Page[JobOut](items=[JobOut.of(j) for j in page.items], total=page.total, limit=limit, offset=offset)
+    return Page[JobOut](
+        items=[JobOut.of(j) for j in page.items], total=page.total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{job_id}")
@@ -79,7 +85,10 @@ def retry(
 
 @router.patch("/{job_id}")
 def reprioritise(
-    job_id: str, body: JobPatch, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+    job_id: str,
+    body: JobPatch,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.JOBS_MANAGE),
 ) -> JobOut:
     return JobOut.of(runtime.jobs.set_priority(principal, job_id, body.priority))
 
@@ -103,8 +112,13 @@ async def events(
             if snapshot != last:
                 last = snapshot
                 data = json.dumps(
-                    {"id": job.id, "state": job.state, "progress": job.progress,
-                     "message": job.progress_message, "error": job.error}
+                    {
+                        "id": job.id,
+                        "state": job.state,
+                        "progress": job.progress,
+                        "message": job.progress_message,
+                        "error": job.error,
+                    }
                 )
                 yield f"event: progress\ndata: {data}\n\n"
             if JobState(job.state).terminal:

@@ -25,7 +25,9 @@ def upload(
     files: Annotated[list[UploadFile], File(description="one or more media files")],
     principal: Principal = Caller(Permission.MEDIA_UPLOAD),
     analyze: Annotated[bool, Form()] = True,
-    analyzers: Annotated[str | None, Form(description="comma-separated; default analyzers if empty")] = None,
+    analyzers: Annotated[
+        str | None, Form(description="comma-separated; default analyzers if empty")
+    ] = None,
     priority: Annotated[int, Form(ge=-1000, le=1000)] = 0,
 ) -> JSONResponse:
     """Store media; each file gets its own outcome (created, duplicate or rejected with a reason)."""
@@ -48,7 +50,12 @@ def upload(
                 outcomes.append(UploadOutcome(name=name, status="rejected", error=exc.to_dict()))
                 continue
             outcome = runtime.ingest.ingest_file(
-                path, principal, original_name=name, analyze=analyze, analyzers=names, priority=priority
+                path,
+                principal,
+                original_name=name,
+                analyze=analyze,
+                analyzers=names,
+                priority=priority,
             )
         outcomes.append(UploadOutcome(**outcome.to_dict()))
     body = UploadOut(
@@ -88,7 +95,9 @@ def list_media(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[MediaOut]:
     page = runtime.media.list(principal, kind=kind, limit=limit, offset=offset)
-    return Page[MediaOut](items=[MediaOut.of(m) for m in page.items], total=page.total, limit=limit, offset=offset)
+    return Page[MediaOut](
+        items=[MediaOut.of(m) for m in page.items], total=page.total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{media_id}")
@@ -137,4 +146,3 @@ def artifact(
         yield from chunks
 
     return StreamingResponse(body(), media_type=media_type)
-

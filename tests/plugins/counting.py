@@ -1,0 +1,95 @@
+"""A test analyzer that counts its own executions, across processes.
+
+Load it with ``plugins=["tests.plugins.counting"]`` (``AIMA_PLUGINS='["tests.plugins.counting"]'``,
+with the repository root on ``PYTHONPATH``) and configure it with
+``analyzers={"counting": {...}}`` (``AIMA_ANALYZERS='{"counting": {...}}'``).
+
+``plan()`` returns exactly ``chunks`` chunks whatever the media. Each execution
+appends ``"<job_id> <chunk_index> <pid>"`` to ``log_path`` (flushed and fsynced
+before the chunk's result is returned), so a test can count how often every
+chunk ran even when the worker was killed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, Chunk, Modality
+from aima.core.errors import AnalyzerError
+from aima.media.types import MediaInfo
+
+
+class CountingConfig(AnalyzerConfig):
+    chunks: int = Field(default=3, ge=1, le=100_000, description="chunks planned for any media")
+    sleep_s: float = Field(default=0.0, ge=0, description="work time per chunk")
+    log_path: str | None = Field(default=None, description="append one line per execution")
+    fail_on_chunk: int | None = Field(
+        default=None, description="raise a plain ValueError on this chunk (analyzer failure)"
+    )
+    retryable_fail_times: int = Field(
+        default=0, ge=0, description="raise a retryable AnalyzerError the first N executions"
+    )
+
+
+def read_log(path: Path | str) -> list[tuple[str, int, int]]:
+    """The execution log as (job_id, chunk_index, pid) tuples."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text().splitlines():
+        if line.strip():
+            job_id, index, pid = line.split()
+            out.append((job_id, int(index), int(pid)))
+    return out
+
+
+class Counting(Analyzer):
+    name = "counting"
+    version = "1.0.0"
+    modality = Modality.MEDIA
+    Config: ClassVar[type[AnalyzerConfig]] = CountingConfig
+    description = "test plug-in: N chunks, counts executions in a log file"
+
+    @property
+    def cfg(self) -> CountingConfig:
+        assert isinstance(self.config, CountingConfig)
+        return self.config
+
+    def plan(self, info: MediaInfo) -> list[Chunk]:
+        return [Chunk(i, float(i), float(i + 1)) for i in range(self.cfg.chunks)]
+
+    def _executions_so_far(self) -> int:
+        return len(read_log(self.cfg.log_path)) if self.cfg.log_path else 0
+
+    def _log(self, ctx: AnalysisContext, chunk: Chunk) -> None:
+        if not self.cfg.log_path:
+            return
+        fd = os.open(self.cfg.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{ctx.job_id} {chunk.index} {os.getpid()}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+        previous = self._executions_so_far()
+        self._log(ctx, chunk)
+        if self.cfg.sleep_s:
+            time.sleep(self.cfg.sleep_s)
+        if previous < self.cfg.retryable_fail_times:
+            raise AnalyzerError(
+                f"counting: transient failure {previous + 1}/{self.cfg.retryable_fail_times}",
+                retryable=True,
+            )
+        if self.cfg.fail_on_chunk is not None and chunk.index == self.cfg.fail_on_chunk:
+            raise ValueError(f"counting: chunk {chunk.index} is broken on purpose")
+        return {"index": chunk.index}
+
+    def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"chunks": len(chunks), "sum": sum(c["index"] for c in chunks)}
