@@ -11,10 +11,27 @@ from rich.table import Table
 from aima.cli.common import console, guarded, print_json, progress_bar, runtime
 from aima.core.progress import Progress
 from aima.jobs.states import JobState
+from aima.runtime import Runtime
 from aima.services.access import cli_principal
 from aima.store.models import Job
 
 jobs_app = typer.Typer(help="The job queue.", no_args_is_help=True)
+
+
+def run_jobs_here(rt: Runtime, job_ids: list[str], *, show: bool = True) -> dict[str, str]:
+    """Work the queue in this process until the given jobs are final; the runner's progress
+    hook drives the progress bar (the same hook that fills the job's progress column)."""
+    pending = set(job_ids)
+    with progress_bar("analyze", enabled=show) as hook:
+        worker = rt.make_worker()
+        worker.hook_factory = lambda _job_id: hook
+        worker.register()
+        while pending:
+            ran = worker.run_once()
+            pending = {j for j in pending if not JobState(rt.ledger.get(j).state).terminal}
+            if not ran and pending:
+                time.sleep(rt.settings.worker.poll_interval_s)
+    return {j: rt.ledger.get(j).state for j in job_ids}
 
 
 def _row(job: Job) -> list[str]:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from aima.cli.common import console, err, fail, guarded, print_json, progress_bar, runtime
-from aima.cli.jobs import jobs_app
+from aima.cli.jobs import jobs_app, run_jobs_here
 from aima.cli.users import users_app
 from aima.core.logging import configure_logging
 from aima.core.settings import load_settings
@@ -103,6 +103,9 @@ def ingest(
     ] = None,
     priority: Annotated[int, typer.Option(help="job priority (higher first)")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print outcomes as JSON")] = False,
+    wait: Annotated[
+        bool, typer.Option(help="run the queued jobs here, with progress, until they finish")
+    ] = False,
 ) -> None:
     """Validate and store media; one outcome line per file. Exit code 2 if any file was rejected."""
     rt = runtime()
@@ -131,6 +134,12 @@ def ingest(
         console.print(table)
     if not outcomes:
         fail("no files found")
+    job_ids = [o.job_id for o in outcomes if o.job_id]
+    if wait and job_ids:
+        states = run_jobs_here(rt, job_ids, show=not as_json)
+        if not as_json:
+            for job_id, state in states.items():
+                console.print(f"job {job_id}: {state}")
     if any(o.status == "rejected" for o in outcomes):
         raise typer.Exit(2)
 
