@@ -139,3 +139,29 @@ def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-protocol server on loopback (moto's server mode: real HTTP, real S3 wire format).
+
+    MinIO/AWS cannot exist on these machines; the real boto3 client code path runs against it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._server.server_port}"
+    finally:
+        server.stop()
+
+
+def s3_blob_settings(endpoint: str, bucket: str | None = None) -> dict[str, Any]:
+    return {
+        "backend": "s3",
+        "s3_endpoint_url": endpoint,
+        "s3_bucket": bucket or f"aima-{secrets.token_hex(4)}",
+        "s3_access_key": "testing",
+        "s3_secret_key": "testing",
+    }

@@ -70,8 +70,17 @@ class Runtime:
 def make_blob_store(settings: Settings) -> BlobStore:
     if settings.blobs.backend == "local":
         return LocalBlobStore(settings.blob_path)
-    raise ConfigError(
-        "AIMA_BLOBS__BACKEND=s3 is not available in this build; use the local backend"
+    from aima.store.s3blobs import S3BlobStore
+
+    b = settings.blobs
+    return S3BlobStore(
+        bucket=b.s3_bucket,
+        endpoint_url=b.s3_endpoint_url,
+        region=b.s3_region,
+        access_key=b.s3_access_key.get_secret_value() if b.s3_access_key else None,
+        secret_key=b.s3_secret_key.get_secret_value() if b.s3_secret_key else None,
+        prefix=b.s3_prefix,
+        spool_dir=settings.data_dir / "tmp",
     )
 
 

@@ -80,9 +80,7 @@ def test_sigkilled_worker_job_resumes_exactly_once(
     assert result.analyzer_version == "1.0.0"
 
     chunks = rt.ledger.chunks(job.id)
-    assert [(c.analyzer, c.chunk_index) for c in chunks] == [
-        ("counting", i) for i in range(CHUNKS)
-    ]
+    assert [(c.analyzer, c.chunk_index) for c in chunks] == [("counting", i) for i in range(CHUNKS)]
     assert all(c.status == "done" and c.result == {"index": c.chunk_index} for c in chunks)
     for c in chunks:
         expected_token = 1 if c.chunk_index in committed_before else 2

@@ -34,6 +34,7 @@ class BlobSettings(_Section):
     path: Path | None = Field(default=None, description="local backend root; <data_dir>/blobs")
     s3_endpoint_url: str | None = None
     s3_bucket: str = "aima"
+    s3_prefix: str = "blobs/"
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None

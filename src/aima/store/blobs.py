@@ -52,7 +52,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _check_key(sha256: str) -> str:
+def check_key(sha256: str) -> str:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise NotFound(f"not a blob key: {sha256!r}")
     return sha256
@@ -67,7 +67,7 @@ class LocalBlobStore:
         self._tmp.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
-        _check_key(sha256)
+        check_key(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put_file(self, path: Path) -> BlobRef:

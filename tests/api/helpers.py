@@ -1,0 +1,240 @@
+"""Shared helpers for the API tests: route discovery, users, tokens, uploads."""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+from starlette.routing import BaseRoute, Mount
+
+from aima.api.deps import access_rule_of
+from aima.runtime import Runtime
+from aima.security.permissions import Permission
+from aima.services.access import cli_principal
+
+with warnings.catch_warnings():  # starlette warns once, at import, that httpx is deprecated
+    warnings.filterwarnings("ignore", message=".*httpx.*")
+    from fastapi.testclient import TestClient
+
+__all__ = ["TestClient"]
+
+PASSWORD = "correct-horse-battery-staple"
+
+PUBLIC_ALLOW_LIST: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/logout"),
+    }
+)
+# Plain Starlette routes FastAPI adds itself for the interactive documentation.
+DOC_ROUTES: frozenset[str] = frozenset(
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+
+
+# --------------------------------------------------------------------------- routes
+@dataclass(frozen=True)
+class RouteAccess:
+    """One (method, path) of the app and the access rules found in its dependency tree."""
+
+    method: str
+    path: str
+    route: APIRoute
+    rules: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def rule(self) -> str:
+        if len(set(self.rules)) != 1:
+            raise AssertionError(
+                f"{self.label}: expected exactly one access rule, found {self.rules}"
+            )
+        return self.rules[0]
+
+    @property
+    def permission(self) -> Permission | None:
+        rule = self.rule
+        return None if rule in ("public", "authenticated") else Permission(rule)
+
+
+def _rules(dependant: Dependant) -> Iterator[str]:
+    for dep in dependant.dependencies:
+        rule = access_rule_of(dep.call)
+        if rule is not None:
+            yield rule
+        yield from _rules(dep)
+
+
+def _walk(
+    routes: Iterable[BaseRoute], prefix: str = "", extra: tuple[Any, ...] = ()
+) -> Iterator[tuple[str, BaseRoute, tuple[Any, ...]]]:
+    """Leaves of the routing tree: (full path, route, dependencies added by include_router)."""
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:  # FastAPI >= 0.165: an included router keeps its own routes
+            ctx = getattr(route, "include_context", None)
+            yield from _walk(
+                original.routes,
+                prefix + getattr(ctx, "prefix", ""),
+                extra + tuple(getattr(ctx, "dependencies", ())),
+            )
+        elif isinstance(route, Mount) and route.routes:
+            yield from _walk(route.routes, prefix + route.path, extra)
+        else:
+            yield prefix + getattr(route, "path", repr(route)), route, extra
+
+
+def api_routes(app: FastAPI) -> list[RouteAccess]:
+    found: list[RouteAccess] = []
+    for path, route, extra in _walk(app.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        rules = list(_rules(route.dependant))
+        for depends in extra:
+            call = depends.dependency
+            if access_rule_of(call) is not None:
+                rules.append(str(access_rule_of(call)))
+            rules.extend(_rules(get_dependant(path=path, call=call)))
+        for method in sorted(route.methods or ()):
+            found.append(RouteAccess(method, path, route, tuple(rules)))
+    return found
+
+
+def other_routes(app: FastAPI) -> list[str]:
+    """Paths of routes that are not APIRoutes (they carry no access rule)."""
+    return [path for path, route, _ in _walk(app.routes) if not isinstance(route, APIRoute)]
+
+
+def access_problems(app: FastAPI) -> list[str]:
+    """Everything wrong with the app's access declarations, one line each."""
+    problems: list[str] = []
+    for r in api_routes(app):
+        distinct = sorted(set(r.rules))
+        if not distinct:
+            problems.append(
+                f"{r.label}: declares no access rule (use Caller(Permission.X), authenticated or public)"
+            )
+            continue
+        if len(distinct) > 1:
+            problems.append(f"{r.label}: declares several access rules {distinct}")
+            continue
+        rule = distinct[0]
+        if rule == "public" and (r.method, r.path) not in PUBLIC_ALLOW_LIST:
+            problems.append(f"{r.label}: is public but not on the public allow-list")
+        if rule != "public" and (r.method, r.path) in PUBLIC_ALLOW_LIST:
+            problems.append(f"{r.label}: is on the public allow-list but declares {rule!r}")
+        if rule not in ("public", "authenticated") and rule not in {p.value for p in Permission}:
+            problems.append(f"{r.label}: unknown permission {rule!r}")
+    for path in other_routes(app):
+        if path not in DOC_ROUTES:
+            problems.append(f"{path}: is not an APIRoute, so it cannot declare an access rule")
+    return problems
+
+
+# ------------------------------------------------------- permissions exercised elsewhere
+EXERCISED: dict[Permission, set[str]] = defaultdict(set)
+
+
+def exercises(*permissions: Permission) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Marks a test that checks an object-level permission (one no route requires directly)."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for p in permissions:
+            EXERCISED[p].add(f"{fn.__module__}.{fn.__qualname__}")
+        return fn
+
+    return mark
+
+
+# --------------------------------------------------------------------------- callers
+@dataclass
+class Account:
+    username: str
+    role: str
+    user_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Api:
+    runtime: Runtime
+    client: TestClient
+    callers: dict[str, Account] = field(default_factory=dict)
+
+    def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        r = self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def user(self, role: str, username: str | None = None) -> Account:
+        """A user with ``role`` (created once per name) and a fresh login through the API."""
+        name = username or role
+        if name not in self.callers:
+            user = self.runtime.users.create(cli_principal(), name, PASSWORD, role)
+            tokens = self.login(name)
+            self.callers[name] = Account(
+                name, role, user.id, tokens["access_token"], tokens["refresh_token"]
+            )
+        return self.callers[name]
+
+    def upload(
+        self,
+        caller: Account,
+        files: Sequence[tuple[str, bytes]],
+        **form: str,
+    ) -> Any:
+        parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
+        return self.client.post(
+            "/api/v1/media", files=parts, data=form or None, headers=caller.headers
+        )
+
+    def run_jobs(self) -> int:
+        worker = self.runtime.make_worker("t")
+        ran = 0
+        while worker.run_once():
+            ran += 1
+        return ran
+
+    def count(self, model: Any) -> int:
+        with self.runtime.db.session() as s:
+            return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def b64url(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
