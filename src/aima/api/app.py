@@ -12,6 +12,7 @@ from aima.api.errors import install_error_handlers
 from aima.api.metrics import install_metrics
 from aima.api.routes import admin, auth, health, jobs, media
 from aima.runtime import Runtime
+from aima.web import install_ui
 
 
 def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAPI:
@@ -43,4 +44,5 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
     app.state.metrics = install_metrics(app, runtime)
     for module in (health, auth, media, jobs, admin):
         app.include_router(module.router)
+    install_ui(app)
     return app
