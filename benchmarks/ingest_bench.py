@@ -29,7 +29,9 @@ def generate(root: Path, images: int, videos: int) -> tuple[list[Path], list[Pat
         for i in range(images)
     ]
     vids = [
-        synth.make_video(vid_dir / f"vid_{i:03d}.mp4", seconds=10.0, width=1280, height=720, freq=300 + i)
+        synth.make_video(
+            vid_dir / f"vid_{i:03d}.mp4", seconds=10.0, width=1280, height=720, freq=300 + i
+        )
         for i in range(videos)
     ]
     return imgs, vids
@@ -38,8 +40,11 @@ def generate(root: Path, images: int, videos: int) -> tuple[list[Path], list[Pat
 def run(root: Path, files: list[Path], label: str, database_url: str | None) -> dict[str, object]:
     data = root / f"data-{label}"
     settings = Settings(
-        env="test", data_dir=data, database_url=database_url,
-        auth={"jwt_secret": "b" * 40}, log_level="WARNING",  # type: ignore[arg-type]
+        env="test",
+        data_dir=data,
+        database_url=database_url,
+        auth={"jwt_secret": "b" * 40},
+        log_level="WARNING",  # type: ignore[arg-type]
     )
     rt = build_runtime(settings)
     total_bytes = sum(p.stat().st_size for p in files)
@@ -70,7 +75,9 @@ def main() -> None:
         root = Path(tmp)
         t = time.perf_counter()
         imgs, vids = generate(root, args.images, args.videos)
-        say(f"generated {len(imgs)} images (1280x720 JPEG) and {len(vids)} videos (10 s 720p H.264+AAC) in {time.perf_counter() - t:.1f}s")
+        say(
+            f"generated {len(imgs)} images (1280x720 JPEG) and {len(vids)} videos (10 s 720p H.264+AAC) in {time.perf_counter() - t:.1f}s"
+        )
         rows = [run(root, imgs, "images", None), run(root, vids, "videos", None)]
         if args.postgres:
             for files, label in ((imgs, "images"), (vids, "videos")):

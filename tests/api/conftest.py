@@ -12,12 +12,32 @@ from aima.api.app import create_app
 from aima.media import synth
 from aima.media.ffmpeg import ffmpeg_available
 from aima.runtime import Runtime, build_runtime
+from aima.security.passwords import hash_password
+from aima.services import users as users_module
 from tests.api.helpers import Api, TestClient
 from tests.conftest import make_settings
 
 needs_ffmpeg = pytest.mark.skipif(
     not ffmpeg_available(), reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)"
 )
+
+
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 costs ~0.25 s per hash on two cores: hash each test password once per session.
+
+    Logins still verify against a real argon2 hash; only the salt is shared between users.
+    """
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        return _HASHES[password]
+
+    monkeypatch.setattr(users_module, "hash_password", cached)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 
 from aima.api.deps import access_rule_of
 from aima.runtime import Runtime
@@ -42,9 +43,10 @@ PUBLIC_ALLOW_LIST: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/logout"),
     }
 )
-# Plain Starlette routes FastAPI adds itself for the interactive documentation.
-DOC_ROUTES: frozenset[str] = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Plain Starlette routes that serve no data: FastAPI's interactive documentation, the static
+# browser UI (a StaticFiles mount; all its data comes from the API) and the redirect to it.
+NON_API_ALLOW_LIST: frozenset[str] = frozenset(
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui", "/"}
 )
 
 
@@ -119,9 +121,9 @@ def api_routes(app: FastAPI) -> list[RouteAccess]:
     return found
 
 
-def other_routes(app: FastAPI) -> list[str]:
-    """Paths of routes that are not APIRoutes (they carry no access rule)."""
-    return [path for path, route, _ in _walk(app.routes) if not isinstance(route, APIRoute)]
+def other_routes(app: FastAPI) -> dict[str, BaseRoute]:
+    """Routes that are not APIRoutes (they carry no access rule), by path."""
+    return {path: route for path, route, _ in _walk(app.routes) if not isinstance(route, APIRoute)}
 
 
 def access_problems(app: FastAPI) -> list[str]:
@@ -144,9 +146,11 @@ def access_problems(app: FastAPI) -> list[str]:
             problems.append(f"{r.label}: is on the public allow-list but declares {rule!r}")
         if rule not in ("public", "authenticated") and rule not in {p.value for p in Permission}:
             problems.append(f"{r.label}: unknown permission {rule!r}")
-    for path in other_routes(app):
-        if path not in DOC_ROUTES:
+    for path, route in other_routes(app).items():
+        if path not in NON_API_ALLOW_LIST:
             problems.append(f"{path}: is not an APIRoute, so it cannot declare an access rule")
+        elif isinstance(route, Mount) and not isinstance(route.app, StaticFiles):
+            problems.append(f"{path}: mounts {type(route.app).__name__}, not static files")
     return problems
 
 
@@ -197,15 +201,18 @@ class Api:
         body: dict[str, Any] = r.json()
         return body
 
-    def user(self, role: str, username: str | None = None) -> Account:
-        """A user with ``role`` (created once per name) and a fresh login through the API."""
+    def user(self, role: str, username: str | None = None, *, login: bool = False) -> Account:
+        """A user with ``role``, created once per name. Its access token comes from the token
+        codec (no argon2 verify); ``login=True`` logs in through the API for a refresh token."""
         name = username or role
         if name not in self.callers:
             user = self.runtime.users.create(cli_principal(), name, PASSWORD, role)
-            tokens = self.login(name)
-            self.callers[name] = Account(
-                name, role, user.id, tokens["access_token"], tokens["refresh_token"]
-            )
+            if login:
+                tokens = self.login(name)
+                access, refresh = tokens["access_token"], tokens["refresh_token"]
+            else:
+                access, refresh = self.runtime.users.codec.issue_access(user.id, user.role), ""
+            self.callers[name] = Account(name, role, user.id, access, refresh)
         return self.callers[name]
 
     def upload(

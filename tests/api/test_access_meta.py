@@ -18,8 +18,8 @@ from aima.security.permissions import ROLE_PERMISSIONS, Permission, Role
 from aima.services.access import Principal
 from tests.api import test_role_matrix
 from tests.api.helpers import (
-    DOC_ROUTES,
     EXERCISED,
+    NON_API_ALLOW_LIST,
     PUBLIC_ALLOW_LIST,
     access_problems,
     api_routes,
@@ -57,7 +57,7 @@ def test_route_walk_sees_the_whole_app(app: FastAPI) -> None:
     ):
         assert expected in labels
     assert len(labels) >= 28
-    assert set(other_routes(app)) <= DOC_ROUTES
+    assert set(other_routes(app)) <= NON_API_ALLOW_LIST
 
 
 def test_every_permission_is_required_by_a_route_or_checked_per_object(app: FastAPI) -> None:
@@ -129,6 +129,18 @@ def test_checker_reports_two_rules_and_unlisted_public_routes() -> None:
     problems = access_problems(_app_with(router))
     assert any(p.startswith("GET /both: declares several access rules") for p in problems)
     assert "POST /open: is public but not on the public allow-list" in problems
+
+
+def test_checker_reports_plain_routes_and_mounts_that_are_not_static_files() -> None:
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Router
+
+    app = FastAPI()
+    app.add_route("/export", lambda _request: PlainTextResponse("all the data"))
+    app.mount("/ui", Router())  # on the allow-list, but not static files
+    problems = access_problems(app)
+    assert "/export: is not an APIRoute, so it cannot declare an access rule" in problems
+    assert "/ui: mounts Router, not static files" in problems
 
 
 def test_checker_sees_rules_added_by_include_router_and_nested_routers() -> None:

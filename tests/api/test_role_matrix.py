@@ -1,4 +1,4 @@
-"""Who may call what: every non-public route × every role, generated from the app, plus
+"""Who may call what: every non-public route x every role, generated from the app, plus
 object-level checks (one uploader never sees another's media or jobs)."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+from fastapi import FastAPI
 
 from aima.security.permissions import ROLE_PERMISSIONS, Permission, Role
 from aima.store.models import Job
@@ -47,7 +49,7 @@ def _url(route: RouteAccess) -> str:
 
 
 def test_every_protected_route_answers_by_role(api: Api, samples: dict[str, bytes]) -> None:
-    routes = [r for r in api_routes(api.client.app) if r.rule != "public"]  # type: ignore[arg-type]
+    routes = [r for r in api_routes(cast(FastAPI, api.client.app)) if r.rule != "public"]
     assert len(routes) >= 20
     bodies = _bodies(samples)
     accounts = {role: api.user(role.value) for role in Role}
@@ -71,11 +73,17 @@ def test_every_protected_route_answers_by_role(api: Api, samples: dict[str, byte
             allowed = route.permission is None or route.permission in ROLE_PERMISSIONS[role]
             r = api.client.request(route.method, url, headers=account.headers, **make_body())
             if allowed and (r.status_code in (401, 403) or r.status_code >= 500):
-                failures.append(f"{route.label} as {role}: allowed but got {r.status_code} {r.text[:160]}")
+                failures.append(
+                    f"{route.label} as {role}: allowed but got {r.status_code} {r.text[:160]}"
+                )
             if not allowed:
                 error = r.json().get("error", {}) if r.status_code == 403 else {}
-                if error.get("code") != "forbidden" or str(route.permission) not in error.get("message", ""):
-                    failures.append(f"{route.label} as {role}: should be 403, got {r.status_code} {r.text[:160]}")
+                if error.get("code") != "forbidden" or str(route.permission) not in error.get(
+                    "message", ""
+                ):
+                    failures.append(
+                        f"{route.label} as {role}: should be 403, got {r.status_code} {r.text[:160]}"
+                    )
     assert not failures, "\n".join(failures)
 
 
@@ -108,16 +116,20 @@ def test_uploaders_never_see_each_others_media_or_jobs(api: Api, samples: dict[s
     assert api.client.get(f"/api/v1/media/{media_id}", headers=alice.headers).status_code == 200
     assert api.client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).status_code == 200
     assert api.client.get(f"/api/v1/media/{media_id}/results", headers=alice.headers).json() == []
-    assert [m["id"] for m in api.client.get("/api/v1/media", headers=alice.headers).json()["items"]] == [
-        media_id
-    ]
+    assert [
+        m["id"] for m in api.client.get("/api/v1/media", headers=alice.headers).json()["items"]
+    ] == [media_id]
 
     # bob: 404 for everything of hers, exactly like for an id that does not exist
     fake_media, fake_job = DUMMY_PATH_PARAMS["media_id"], DUMMY_PATH_PARAMS["job_id"]
     for url, fake_url, real in (
         (f"/api/v1/media/{media_id}", f"/api/v1/media/{fake_media}", media_id),
         (f"/api/v1/media/{media_id}/results", f"/api/v1/media/{fake_media}/results", media_id),
-        (f"/api/v1/media/{media_id}/artifacts/{'a' * 64}", f"/api/v1/media/{fake_media}/artifacts/{'a' * 64}", media_id),
+        (
+            f"/api/v1/media/{media_id}/artifacts/{'a' * 64}",
+            f"/api/v1/media/{fake_media}/artifacts/{'a' * 64}",
+            media_id,
+        ),
         (f"/api/v1/jobs/{job_id}", f"/api/v1/jobs/{fake_job}", job_id),
         (f"/api/v1/jobs/{job_id}/events", f"/api/v1/jobs/{fake_job}/events", job_id),
     ):
@@ -131,22 +143,33 @@ def test_uploaders_never_see_each_others_media_or_jobs(api: Api, samples: dict[s
     ):
         r = api.client.request(method, url, json=body, headers=bob.headers)
         assert r.status_code == 404, f"{method} {url}: {r.status_code} {r.text}"
-    # uploaders may not download at all (route level), so no id is probed there either
-    assert api.client.get(f"/api/v1/media/{media_id}/content", headers=bob.headers).status_code == 403
+    # uploaders download only what they may see: someone else's media is "not found"
+    assert (
+        api.client.get(f"/api/v1/media/{media_id}/content", headers=bob.headers).status_code == 404
+    )
+    own = api.client.get(f"/api/v1/media/{media_id}/content", headers=alice.headers)
+    assert own.status_code == 200 and own.content == samples["jpeg"]
     assert api.client.get("/api/v1/media", headers=bob.headers).json()["total"] == 0
     assert api.client.get("/api/v1/jobs", headers=bob.headers).json()["total"] == 0
     assert api.runtime.ledger.get(job_id).state == "queued"  # bob's cancel did nothing
 
     # bob's own media stays invisible to alice
     bobs = _upload_one(api, bob, "bob.jpg", samples["jpeg2"])
-    assert api.client.get(f"/api/v1/media/{bobs['media_id']}", headers=alice.headers).status_code == 404
-    assert api.client.get(f"/api/v1/jobs/{bobs['job_id']}", headers=alice.headers).status_code == 404
+    assert (
+        api.client.get(f"/api/v1/media/{bobs['media_id']}", headers=alice.headers).status_code
+        == 404
+    )
+    assert (
+        api.client.get(f"/api/v1/jobs/{bobs['job_id']}", headers=alice.headers).status_code == 404
+    )
 
     # uploading the same bytes proves bob has them: he is granted the existing media
     dup = _upload_one(api, bob, "copy-of-alice.jpg", samples["jpeg"])
     assert (dup["status"], dup["media_id"]) == ("duplicate", media_id)
     assert api.client.get(f"/api/v1/media/{media_id}", headers=bob.headers).status_code == 200
-    assert {m["id"] for m in api.client.get("/api/v1/media", headers=bob.headers).json()["items"]} == {
+    assert {
+        m["id"] for m in api.client.get("/api/v1/media", headers=bob.headers).json()["items"]
+    } == {
         media_id,
         bobs["media_id"],
     }
@@ -166,18 +189,25 @@ def test_viewer_sees_everything_but_changes_nothing(api: Api, samples: dict[str,
     assert api.client.get(f"/api/v1/media/{mine['media_id']}/results", headers=h).status_code == 200
     assert api.client.get(f"/api/v1/jobs/{mine['job_id']}", headers=h).status_code == 200
     assert api.client.get("/api/v1/media", headers=h).json()["total"] == 1
-    assert [j["id"] for j in api.client.get("/api/v1/jobs", headers=h).json()["items"]] == [mine["job_id"]]
+    assert [j["id"] for j in api.client.get("/api/v1/jobs", headers=h).json()["items"]] == [
+        mine["job_id"]
+    ]
 
     assert api.upload(viewer, [("v.jpg", samples["jpeg2"])]).status_code == 403
     assert api.client.post(f"/api/v1/jobs/{mine['job_id']}/cancel", headers=h).status_code == 403
-    assert api.client.post("/api/v1/jobs", json={"media_id": mine["media_id"]}, headers=h).status_code == 403
+    assert (
+        api.client.post("/api/v1/jobs", json={"media_id": mine["media_id"]}, headers=h).status_code
+        == 403
+    )
     assert api.client.get(f"/api/v1/media/{mine['media_id']}/content", headers=h).status_code == 403
     assert api.count(Job) == 1
     assert api.runtime.ledger.get(mine["job_id"]).state == "queued"
 
 
 @exercises(Permission.JOBS_MANAGE, Permission.JOBS_MANAGE_ALL)
-def test_analyst_manages_any_job_uploader_only_their_own(api: Api, samples: dict[str, bytes]) -> None:
+def test_analyst_manages_any_job_uploader_only_their_own(
+    api: Api, samples: dict[str, bytes]
+) -> None:
     alice, analyst = api.user("uploader", "alice"), api.user("analyst")
     mine = _upload_one(api, alice, "alice.jpg", samples["jpeg"])
     job_id = mine["job_id"]
@@ -188,16 +218,23 @@ def test_analyst_manages_any_job_uploader_only_their_own(api: Api, samples: dict
     assert (r.status_code, r.json()["state"]) == (200, "queued")
 
     # the analyst sees alice's media (read_all) and manages her job (manage_all)
-    assert api.client.get(f"/api/v1/media/{mine['media_id']}", headers=analyst.headers).status_code == 200
+    assert (
+        api.client.get(f"/api/v1/media/{mine['media_id']}", headers=analyst.headers).status_code
+        == 200
+    )
     r = api.client.patch(f"/api/v1/jobs/{job_id}", json={"priority": 7}, headers=analyst.headers)
     assert (r.status_code, r.json()["priority"]) == (200, 7)
     r = api.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=analyst.headers)
     assert (r.status_code, r.json()["state"]) == (200, "cancelled")
 
     # a job the analyst submitted on alice's media is visible to alice (her media) but not hers to manage
-    r = api.client.post("/api/v1/jobs", json={"media_id": mine["media_id"]}, headers=analyst.headers)
+    r = api.client.post(
+        "/api/v1/jobs", json={"media_id": mine["media_id"]}, headers=analyst.headers
+    )
     assert r.status_code == 201
     theirs = r.json()["id"]
     assert api.client.get(f"/api/v1/jobs/{theirs}", headers=alice.headers).status_code == 200
-    assert api.client.post(f"/api/v1/jobs/{theirs}/cancel", headers=alice.headers).status_code == 403
+    assert (
+        api.client.post(f"/api/v1/jobs/{theirs}/cancel", headers=alice.headers).status_code == 403
+    )
     assert api.runtime.ledger.get(theirs).state == "queued"

@@ -64,10 +64,11 @@ def test_sigkilled_worker_job_resumes_exactly_once(
     assert rt.ledger.results(job.id) == []
 
     # a --drain worker exits when nothing is claimable, so start it once the lease is gone
-    assert killed.lease_expires_at is not None
-    wait_for(lambda: utcnow() > killed.lease_expires_at, 10, "the dead worker's lease to expire")
+    expires = killed.lease_expires_at
+    assert expires is not None
+    wait_for(lambda: utcnow() > expires, 10, "the dead worker's lease to expire")
     # (no heartbeat can renew it: the owner is dead)
-    assert rt.ledger.get(job.id).lease_expires_at == killed.lease_expires_at
+    assert rt.ledger.get(job.id).lease_expires_at == expires
 
     second = start_worker(env, out, "--drain")
     wait_exit(second, out, 60)
@@ -96,11 +97,6 @@ def test_sigkilled_worker_job_resumes_exactly_once(
     assert sum(counts.values()) <= CHUNKS + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a worker stopping gracefully (SIGTERM / Worker.stop) marks its job "
-    "CANCELLED instead of handing it back to the queue",
-)
 def test_graceful_worker_stop_hands_job_back(
     make_rt: RuntimeFactory, image: Path, tmp_path: Path
 ) -> None:

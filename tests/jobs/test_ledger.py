@@ -70,6 +70,31 @@ def test_idempotency_key_returns_same_job_and_rejects_other_request(
     assert runtime.ledger.counts_by_state() == {"queued": 1}
 
 
+def test_concurrent_submits_with_one_key_create_one_job(runtime: Runtime, image: Path) -> None:
+    media = ingest(runtime, image)
+    barrier = threading.Barrier(6)
+    outcomes: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            job, created = runtime.ledger.submit(media, ["thumbnails"], idempotency_key="race")
+            outcomes.append((job.id, created))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert len({job_id for job_id, _ in outcomes}) == 1
+    assert sum(created for _, created in outcomes) == 1
+    assert runtime.ledger.counts_by_state() == {"queued": 1}
+
+
 def _other_image(tmp_path: Path) -> Path:
     from aima.media import synth
 
@@ -321,3 +346,65 @@ def test_analyzer_failure_degrades_job_to_partial(
     assert "broken on purpose" in (chunks[("counting", 1)].error or "")
     assert chunks[("counting", 2)].status == "pending"
     assert executions(log, job.id) == {0: 1, 1: 1}
+
+
+def test_retry_of_partial_job_reruns_only_the_failed_analyzer(
+    make_rt: RuntimeFactory, image: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "exec.log"
+    broken = make_rt({"chunks": 3, "log_path": str(log), "fail_on_chunk": 1})
+    job, _ = broken.ledger.submit(ingest(broken, image), ["counting", "thumbnails"])
+    assert broken.make_worker("w1").run_once()
+    partial = broken.ledger.get(job.id)
+    assert partial.state == "partial"
+    thumbs_id = partial.outcome["thumbnails"]["result_id"]
+
+    fixed = make_rt({"chunks": 3, "log_path": str(log)})  # the analyzer got fixed
+    fixed.ledger.retry(job.id)
+    assert fixed.make_worker("w2").run_once()
+
+    final = fixed.ledger.get(job.id)
+    assert final.state == "succeeded" and final.error is None
+    assert final.outcome["thumbnails"]["result_id"] == thumbs_id  # not redone
+    results = {r.analyzer: r for r in fixed.ledger.results(job.id)}
+    assert set(results) == {"counting", "thumbnails"}
+    assert results["thumbnails"].id == thumbs_id
+    assert results["counting"].data == {"chunks": 3, "sum": 3}
+    assert executions(log, job.id) == {0: 1, 1: 2, 2: 1}
+
+
+def test_cancel_of_job_whose_worker_died_is_settled_by_next_claim(
+    runtime: Runtime, image: Path
+) -> None:
+    job, _ = runtime.ledger.submit(ingest(runtime, image), ["thumbnails"])
+    _claim(runtime, "w-dead")
+    assert runtime.ledger.cancel(job.id).state == "running"  # the worker would stop at a boundary
+    runtime.ledger.expire_lease_now(job.id)  # ... but it is gone
+
+    assert runtime.ledger.claim("w2") is None
+    gone = runtime.ledger.get(job.id)
+    assert gone.state == "cancelled" and gone.lease_owner is None
+
+
+def test_heartbeat_keeps_lease_through_a_chunk_longer_than_the_lease(
+    make_rt: RuntimeFactory, image: Path, tmp_path: Path
+) -> None:
+    rt = make_rt({"chunks": 2, "sleep_s": 1.3}, jobs={"lease_s": 1.0, "heartbeat_s": 0.2})
+    job, _ = rt.ledger.submit(ingest(rt, image), ["counting"])
+    worker = rt.make_worker("w-slow")
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    stolen = []
+    try:
+        wait_for(lambda: rt.ledger.get(job.id).state == "running", 10, "the job to start")
+        while thread.is_alive():
+            claim = rt.ledger.claim("w-thief")
+            if claim is not None:
+                stolen.append(claim)
+                break
+            thread.join(0.1)
+    finally:
+        thread.join(20)
+    assert stolen == []
+    final = rt.ledger.get(job.id)
+    assert (final.state, final.fencing_token, final.attempts) == ("succeeded", 1, 1)

@@ -26,8 +26,14 @@ def _race(database_url: str, tmp_path: Path, image: Path, n_jobs: int) -> None:
         env = worker_env(database_url, data_dir, counting, lease_s=60, heartbeat_s=5)
         out = tmp_path / "workers.log"
         workers = [start_worker(env, out, "--drain") for _ in range(2)]
-        for w in workers:
-            wait_exit(w, out, 120)
+        try:
+            for w in workers:
+                wait_exit(w, out, 120)
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+                    w.wait()
 
         assert rt.ledger.counts_by_state() == {"succeeded": n_jobs}
         per_job = Counter(job_id for job_id, _, _ in read_log(log))

@@ -21,6 +21,7 @@ from aima.services.access import Principal
 _bearer = HTTPBearer(auto_error=False, description="access token from /api/v1/auth/login")
 
 ACCESS_RULE = "__aima_access_rule__"
+QUERY_TOKEN_ROUTES = frozenset({"/api/v1/jobs/{job_id}/events"})
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -35,7 +36,8 @@ def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str:
     if creds is not None and creds.scheme.lower() == "bearer":
         return creds.credentials
     # EventSource (SSE) cannot send headers: accept ?access_token= on event streams only.
-    if request.url.path.endswith("/events") and "access_token" in request.query_params:
+    route_path = getattr(request.scope.get("route"), "path", None)
+    if route_path in QUERY_TOKEN_ROUTES and "access_token" in request.query_params:
         return request.query_params["access_token"]
     raise Unauthorized("missing bearer token; log in at /api/v1/auth/login")
 

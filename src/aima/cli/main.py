@@ -78,7 +78,9 @@ def worker_cmd(
             w.stop()
         return
     pool = WorkerPool(
-        lambda i: rt.make_worker(f"{worker_id}-{i}" if worker_id else None), concurrency
+        lambda i: rt.make_worker(f"{worker_id}-{i}" if worker_id else None),
+        concurrency,
+        idle_exit=drain,
     )
 
     def _stop_all(*_: object) -> None:

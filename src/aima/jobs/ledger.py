@@ -161,9 +161,37 @@ class Ledger:
         job.updated_at = now
         return job
 
+    def _fence(self, s: Session, claim: Claim, **values: Any) -> Control:
+        """Hot-path fence: one ``UPDATE jobs ... WHERE token/owner match RETURNING``.
+
+        The UPDATE both checks the fence and locks the job row until commit, in one
+        round trip (no SELECT ... FOR UPDATE first). Raises LeaseLost when no row matches.
+        """
+        now = self.clock()
+        row = s.execute(
+            update(Job)
+            .where(
+                Job.id == claim.job_id,
+                Job.fencing_token == claim.token,
+                Job.lease_owner == claim.owner,
+                Job.state == JobState.RUNNING,
+            )
+            .values(
+                lease_expires_at=now + timedelta(seconds=self.settings.lease_s),
+                updated_at=now,
+                **values,
+            )
+            .returning(Job.cancel_requested)
+        ).first()
+        if row is None:
+            raise LeaseLost(
+                f"job {claim.job_id}: lease lost (token {claim.token} is no longer current)"
+            )
+        return Control(bool(row[0]))
+
     def heartbeat(self, claim: Claim) -> Control:
         with self.db.session() as s:
-            return Control(self._fenced(s, claim).cancel_requested)
+            return self._fence(s, claim)
 
     # ----------------------------------------------------------------- chunks
     def ensure_chunks(
@@ -197,14 +225,32 @@ class Ledger:
                 i: dict(c.result or {}) for i, c in rows.items() if c.status == ChunkStatus.DONE
             }
 
+    def _update_chunk(
+        self, s: Session, claim: Claim, analyzer: str, index: int, **values: Any
+    ) -> None:
+        s.execute(
+            update(JobChunk)
+            .where(
+                JobChunk.job_id == claim.job_id,
+                JobChunk.analyzer == analyzer,
+                JobChunk.chunk_index == index,
+            )
+            .values(updated_at=self.clock(), **values)
+        )
+
     def start_chunk(self, claim: Claim, analyzer: str, index: int) -> Control:
+        """Count an execution of the chunk (``attempts``), fenced; says whether to stop instead."""
         with self.db.session() as s:
-            job = self._fenced(s, claim)
-            chunk = self._chunk(s, claim.job_id, analyzer, index)
-            chunk.status = ChunkStatus.RUNNING
-            chunk.attempts += 1
-            chunk.updated_at = self.clock()
-            return Control(job.cancel_requested)
+            control = self._fence(s, claim)
+            self._update_chunk(
+                s,
+                claim,
+                analyzer,
+                index,
+                status=ChunkStatus.RUNNING,
+                attempts=JobChunk.attempts + 1,
+            )
+            return control
 
     def commit_chunk(
         self,
@@ -218,37 +264,30 @@ class Ledger:
         message: str = "",
     ) -> Control:
         """The checkpoint: the chunk's result and the job's progress commit together, fenced."""
+        extra: dict[str, Any] = {}
+        if progress is not None:
+            extra = {"progress": progress, "progress_message": message[:256]}
         with self.db.session() as s:
-            job = self._fenced(s, claim)
-            chunk = self._chunk(s, claim.job_id, analyzer, index)
-            chunk.status = ChunkStatus.DONE
-            chunk.result = result
-            chunk.error = None
-            chunk.duration_s = duration_s
-            chunk.committed_token = claim.token
-            chunk.updated_at = self.clock()
-            if progress is not None:
-                job.progress = progress
-                job.progress_message = message[:256]
-            return Control(job.cancel_requested)
+            control = self._fence(s, claim, **extra)
+            self._update_chunk(
+                s,
+                claim,
+                analyzer,
+                index,
+                status=ChunkStatus.DONE,
+                result=result,
+                error=None,
+                duration_s=duration_s,
+                committed_token=claim.token,
+            )
+            return control
 
     def fail_chunk(self, claim: Claim, analyzer: str, index: int, error: str) -> None:
         with self.db.session() as s:
-            self._fenced(s, claim)
-            chunk = self._chunk(s, claim.job_id, analyzer, index)
-            chunk.status = ChunkStatus.FAILED
-            chunk.error = error[:4000]
-            chunk.updated_at = self.clock()
-
-    @staticmethod
-    def _chunk(s: Session, job_id: str, analyzer: str, index: int) -> JobChunk:
-        return s.execute(
-            select(JobChunk).where(
-                JobChunk.job_id == job_id,
-                JobChunk.analyzer == analyzer,
-                JobChunk.chunk_index == index,
+            self._fence(s, claim)
+            self._update_chunk(
+                s, claim, analyzer, index, status=ChunkStatus.FAILED, error=error[:4000]
             )
-        ).scalar_one()
 
     # ---------------------------------------------------------------- results
     def save_result(
@@ -301,10 +340,9 @@ class Ledger:
 
     def set_progress(self, claim: Claim, fraction: float, message: str = "") -> Control:
         with self.db.session() as s:
-            job = self._fenced(s, claim)
-            job.progress = max(0.0, min(1.0, fraction))
-            job.progress_message = message[:256]
-            return Control(job.cancel_requested)
+            return self._fence(
+                s, claim, progress=max(0.0, min(1.0, fraction)), progress_message=message[:256]
+            )
 
     # ------------------------------------------------------------------- ends
     def complete(self, claim: Claim) -> JobState:
@@ -351,6 +389,17 @@ class Ledger:
                 return JobState.QUEUED
             self._dead_letter(job, reason, now)
             return JobState.FAILED
+
+    def release(self, claim: Claim) -> None:
+        """Hand a job back untouched (worker shutting down): queued again at once, and the
+        interrupted run does not count as an attempt. Committed chunks stay."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            job.state = JobState.QUEUED
+            job.lease_owner = None
+            job.lease_expires_at = None
+            job.not_before = self.clock()
+            job.attempts = max(0, job.attempts - 1)
 
     def _dead_letter(self, job: Job, reason: str, now: datetime) -> None:
         job.dead_letter = True

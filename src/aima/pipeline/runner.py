@@ -31,6 +31,10 @@ class Cancelled(Exception):
     """Raised inside the runner when a cancel request is seen at a chunk boundary."""
 
 
+class Interrupted(Exception):
+    """The worker is shutting down: hand the job back at the chunk boundary, uncancelled."""
+
+
 @dataclass
 class _Counter:
     done: int
@@ -86,6 +90,10 @@ class JobRunner:
             self.ledger.mark_cancelled(claim)
             log.info("job cancelled at a chunk boundary", extra={"job_id": claim.job_id})
             return JobState.CANCELLED
+        except Interrupted:
+            self.ledger.release(claim)
+            log.info("worker stopping; job handed back", extra={"job_id": claim.job_id})
+            return JobState.QUEUED
         state = self.ledger.complete(claim)
         report("done", state.value)
         return state
@@ -117,10 +125,9 @@ class JobRunner:
             for chunk in plan:
                 if chunk.index in committed:
                     continue
-                if (
-                    should_stop()
-                    or self.ledger.start_chunk(claim, name, chunk.index).cancel_requested
-                ):
+                if should_stop():
+                    raise Interrupted
+                if self.ledger.start_chunk(claim, name, chunk.index).cancel_requested:
                     raise Cancelled
                 started = time.perf_counter()
                 try:
@@ -156,7 +163,7 @@ class JobRunner:
                 if control.cancel_requested and counter.done < counter.total:
                     raise Cancelled
             final = analyzer.finalize(ctx, [results[c.index] for c in plan])
-        except (Cancelled, LeaseLost):
+        except (Cancelled, Interrupted, LeaseLost):
             raise
         except AnalyzerError as exc:
             if exc.retryable:

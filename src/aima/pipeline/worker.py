@@ -14,6 +14,8 @@ import socket
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from aima.core.clock import utcnow
 from aima.core.errors import AnalyzerError, LeaseLost
 from aima.core.ids import new_id
@@ -135,7 +137,13 @@ class Worker:
         """Loop until ``stop()``; with ``idle_exit`` return once the queue is empty."""
         self.register()
         while not self.stop_event.is_set():
-            ran = self.run_once()
+            try:
+                ran = self.run_once()
+            except SQLAlchemyError:
+                # database unreachable or failing: keep the worker alive and try again
+                log.exception("worker could not reach the database; retrying")
+                self.stop_event.wait(max(1.0, self.settings.poll_interval_s))
+                continue
             if not ran:
                 if idle_exit:
                     return
@@ -149,13 +157,21 @@ class Worker:
 class WorkerPool:
     """``concurrency`` worker threads in this process (the embedded default)."""
 
-    def __init__(self, make_worker: Callable[[int], Worker], concurrency: int) -> None:
+    def __init__(
+        self, make_worker: Callable[[int], Worker], concurrency: int, *, idle_exit: bool = False
+    ) -> None:
         self.workers = [make_worker(i) for i in range(concurrency)]
         self.threads: list[threading.Thread] = []
+        self.idle_exit = idle_exit
 
     def start(self) -> None:
         for w in self.workers:
-            t = threading.Thread(target=w.run_forever, name=f"worker-{w.id}", daemon=True)
+            t = threading.Thread(
+                target=w.run_forever,
+                kwargs={"idle_exit": self.idle_exit},
+                name=f"worker-{w.id}",
+                daemon=True,
+            )
             t.start()
             self.threads.append(t)
 

@@ -48,7 +48,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.UPLOADER: frozenset(
-        {P.MEDIA_UPLOAD, P.MEDIA_READ, P.JOBS_CREATE, P.JOBS_READ, P.JOBS_MANAGE, P.RESULTS_READ}
+        {
+            P.MEDIA_UPLOAD,
+            P.MEDIA_READ,
+            P.MEDIA_DOWNLOAD,  # their own or granted media only (object-level check)
+            P.JOBS_CREATE,
+            P.JOBS_READ,
+            P.JOBS_MANAGE,
+            P.RESULTS_READ,
+        }
     ),
     Role.VIEWER: frozenset(
         {P.MEDIA_READ, P.MEDIA_READ_ALL, P.JOBS_READ, P.JOBS_READ_ALL, P.RESULTS_READ}

@@ -40,7 +40,7 @@ class TokenCodec:
             "role": role,
             "aud": self.audience,
             "iss": self.issuer,
-            "iat": int(now.timestamp()),
+            "iat": now.timestamp(),  # sub-second: a password change revokes exactly
             "nbf": int(now.timestamp()),
             "exp": int((now + self.access_ttl).timestamp()),
             "typ": "access",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,14 @@ from aima.store.models import AnalysisResult, Job, JobChunk
 class JobPage:
     items: builtins.list[Job]
     total: int
+
+
+def scoped_key(principal: Principal, key: str | None) -> str | None:
+    """Idempotency keys are private to their user: two users' "upload-1" never collide."""
+    if key is None:
+        return None
+    owner = principal.user_id or principal.actor
+    return hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
 
 
 class JobService:
@@ -47,7 +56,7 @@ class JobService:
             media_id,
             names,
             priority=priority,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key(principal, idempotency_key),
             created_by=principal.user_id,
         )
         if created:

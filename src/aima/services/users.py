@@ -232,6 +232,6 @@ class UserService:
             user = s.get(User, claims.user_id)
             if user is None or not user.is_active:
                 raise Unauthorized("account no longer exists or is disabled")
-            if claims.issued_at < user.password_changed_at.replace(microsecond=0):
+            if claims.issued_at < user.password_changed_at:
                 raise Unauthorized("password changed since this token was issued; log in again")
             return Principal(user.id, user.username, user.role)
