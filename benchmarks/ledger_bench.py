@@ -9,7 +9,7 @@ queued jobs of M chunks each.
 
 Every worker process runs the ledger calls ``JobRunner`` makes for a job whose
 analyzer does no work: ``claim``, ``ensure_chunks``, then per chunk
-``start_chunk`` + ``commit_chunk`` (the checkpoint), then ``save_result`` and
+``commit_chunk`` (the checkpoint), then ``save_result`` and
 ``complete``. What is measured is therefore the ledger and the database, not
 an analyzer. (A real worker also writes one lease heartbeat and one worker
 heartbeat per ``heartbeat_s`` per job; with 40 tiny chunks that is noise.)
@@ -118,7 +118,6 @@ def _worker(
             for i in range(n):
                 if i in done:
                     continue
-                ledger.start_chunk(claim, ANALYZER, i)
                 executed.append((claim.job_id, i))
                 results[i] = {"i": i}
                 ledger.commit_chunk(

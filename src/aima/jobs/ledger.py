@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -161,14 +161,14 @@ class Ledger:
         job.updated_at = now
         return job
 
-    def _fence(self, s: Session, claim: Claim, **values: Any) -> Control:
+    def _fence(self, conn: Session | Connection, claim: Claim, **values: Any) -> Control:
         """Hot-path fence: one ``UPDATE jobs ... WHERE token/owner match RETURNING``.
 
         The UPDATE both checks the fence and locks the job row until commit, in one
         round trip (no SELECT ... FOR UPDATE first). Raises LeaseLost when no row matches.
         """
         now = self.clock()
-        row = s.execute(
+        row = conn.execute(
             update(Job)
             .where(
                 Job.id == claim.job_id,
@@ -226,31 +226,17 @@ class Ledger:
             }
 
     def _update_chunk(
-        self, s: Session, claim: Claim, analyzer: str, index: int, **values: Any
+        self, conn: Connection, claim: Claim, analyzer: str, index: int, **values: Any
     ) -> None:
-        s.execute(
+        conn.execute(
             update(JobChunk)
             .where(
                 JobChunk.job_id == claim.job_id,
                 JobChunk.analyzer == analyzer,
                 JobChunk.chunk_index == index,
             )
-            .values(updated_at=self.clock(), **values)
+            .values(updated_at=self.clock(), attempts=JobChunk.attempts + 1, **values)
         )
-
-    def start_chunk(self, claim: Claim, analyzer: str, index: int) -> Control:
-        """Count an execution of the chunk (``attempts``), fenced; says whether to stop instead."""
-        with self.db.session() as s:
-            control = self._fence(s, claim)
-            self._update_chunk(
-                s,
-                claim,
-                analyzer,
-                index,
-                status=ChunkStatus.RUNNING,
-                attempts=JobChunk.attempts + 1,
-            )
-            return control
 
     def commit_chunk(
         self,
@@ -263,14 +249,18 @@ class Ledger:
         progress: float | None = None,
         message: str = "",
     ) -> Control:
-        """The checkpoint: the chunk's result and the job's progress commit together, fenced."""
+        """The checkpoint: the chunk's result and the job's progress commit together, fenced.
+
+        Two statements in one transaction on a plain connection (no ORM unit of work):
+        this is the hot path of every job. ``attempts`` counts finished executions.
+        """
         extra: dict[str, Any] = {}
         if progress is not None:
             extra = {"progress": progress, "progress_message": message[:256]}
-        with self.db.session() as s:
-            control = self._fence(s, claim, **extra)
+        with self.db.engine.begin() as conn:
+            control = self._fence(conn, claim, **extra)
             self._update_chunk(
-                s,
+                conn,
                 claim,
                 analyzer,
                 index,
@@ -283,10 +273,10 @@ class Ledger:
             return control
 
     def fail_chunk(self, claim: Claim, analyzer: str, index: int, error: str) -> None:
-        with self.db.session() as s:
-            self._fence(s, claim)
+        with self.db.engine.begin() as conn:
+            self._fence(conn, claim)
             self._update_chunk(
-                s, claim, analyzer, index, status=ChunkStatus.FAILED, error=error[:4000]
+                conn, claim, analyzer, index, status=ChunkStatus.FAILED, error=error[:4000]
             )
 
     # ---------------------------------------------------------------- results

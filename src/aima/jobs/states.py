@@ -25,7 +25,6 @@ TERMINAL = frozenset({JobState.SUCCEEDED, JobState.PARTIAL, JobState.FAILED, Job
 
 class ChunkStatus(StrEnum):
     PENDING = "pending"
-    RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
 

@@ -118,6 +118,8 @@ class JobRunner:
                 claim, name, AnalyzerStatus.SKIPPED, f"does not apply to {ctx.info.kind} media"
             )
             return
+        if self.ledger.heartbeat(claim).cancel_requested:
+            raise Cancelled
         committed = self.ledger.ensure_chunks(claim, name, [(c.start_s, c.end_s) for c in plan])
         counter.done += len(committed)
         results: dict[int, dict[str, Any]] = dict(committed)
@@ -127,8 +129,6 @@ class JobRunner:
                     continue
                 if should_stop():
                     raise Interrupted
-                if self.ledger.start_chunk(claim, name, chunk.index).cancel_requested:
-                    raise Cancelled
                 started = time.perf_counter()
                 try:
                     out = analyzer.run(ctx, chunk)
