@@ -109,7 +109,7 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         blobs=blobs,
         registry=registry,
         ledger=ledger,
-        runner=JobRunner(db, ledger, registry, blobs),
+        runner=JobRunner(db, ledger, registry, blobs, settings.decode),
         users=UserService(db, codec, settings.auth),
         ingest=IngestService(
             db, blobs, settings.limits, ledger, registry, settings.jobs.default_analyzers

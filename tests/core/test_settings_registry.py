@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aima.analyzers.base import AnalysisContext, Analyzer, Chunk, Modality
+from aima.analyzers.base import AnalysisContext, Analyzer, ChunkData, Modality
 from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.errors import ConfigError, InvalidInput
 from aima.core.settings import Settings, load_settings
@@ -59,7 +59,7 @@ def _plugin_module(name: str, analyzer_name: str, requires: tuple[str, ...] = ()
         version = "0.1"
         modality = Modality.MEDIA
 
-        def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, object]:
+        def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, object]:
             return {}
 
     Plugin.name = analyzer_name

@@ -19,7 +19,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, Chunk, Modality
+from aima.analyzers.base import (
+    AnalysisContext,
+    Analyzer,
+    AnalyzerConfig,
+    Chunk,
+    ChunkData,
+    Modality,
+)
 from aima.core.errors import AnalyzerError
 from aima.media.types import MediaInfo
 
@@ -77,7 +84,8 @@ class Counting(Analyzer):
         finally:
             os.close(fd)
 
-    def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+    def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
+        chunk = data.chunk
         previous = self._executions_so_far()
         self._log(ctx, chunk)
         if self.cfg.sleep_s:

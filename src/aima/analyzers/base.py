@@ -4,6 +4,10 @@ An analyzer is a small class with class-level metadata and a template method:
 the pipeline calls ``plan()`` to split a media into checkpoint chunks, then
 ``run()`` per chunk (which loads the model once, then calls
 ``_analyze_chunk``), then ``finalize()`` over all chunk results.
+
+Every analyzer of a job that has the same chunk plan reads the same
+``ChunkData``: its keyframes and audio are decoded once, on first access, and
+shared (decode once, feed every analyzer).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from aima.core.progress import ProgressHook, no_progress
-from aima.media.types import MediaInfo, MediaKind
+from aima.media.decoder import ChunkDecoder
+from aima.media.types import AudioSpan, Frame, MediaInfo, MediaKind
 from aima.store.blobs import BlobStore
 
 
@@ -48,6 +53,53 @@ class Chunk:
     index: int
     start_s: float | None
     end_s: float | None
+
+
+class ChunkData:
+    """What one chunk offers every analyzer: keyframes and audio, decoded lazily and once.
+
+    A decoding failure is remembered and raised to each analyzer that asks for that
+    modality, so it becomes that analyzer's failure (and only theirs).
+    """
+
+    def __init__(
+        self,
+        chunk: Chunk,
+        decoder: ChunkDecoder | None,
+        upstream: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.chunk = chunk
+        self.upstream = upstream or {}
+        self._decoder = decoder
+        self._frames: list[Frame] | BaseException | None = None
+        self._audio: AudioSpan | BaseException | None = None
+
+    @property
+    def frames(self) -> list[Frame]:
+        if self._frames is None:
+            try:
+                self._frames = self._need().frames(self.chunk.start_s, self.chunk.end_s)
+            except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
+                self._frames = exc
+        if isinstance(self._frames, BaseException):
+            raise self._frames
+        return self._frames
+
+    @property
+    def audio(self) -> AudioSpan:
+        if self._audio is None:
+            try:
+                self._audio = self._need().audio(self.chunk.start_s, self.chunk.end_s)
+            except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
+                self._audio = exc
+        if isinstance(self._audio, BaseException):
+            raise self._audio
+        return self._audio
+
+    def _need(self) -> ChunkDecoder:
+        if self._decoder is None:
+            raise RuntimeError("this chunk has no decoder (analysis outside a job)")
+        return self._decoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +162,12 @@ class Analyzer(ABC):
             for i in range(n)
         ]
 
-    def run(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+    def run(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         self.ensure_loaded()
-        return self._analyze_chunk(ctx, chunk)
+        return self._analyze_chunk(ctx, data)
 
     @abstractmethod
-    def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+    def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         """Analyse one chunk; the returned JSON-able dict is committed as its checkpoint."""
 
     def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:

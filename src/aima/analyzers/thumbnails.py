@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 from PIL import __version__ as pillow_version
 from pydantic import Field
 
-from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, Chunk, Modality
-from aima.media.decode import decode_audio, extract_frame
+from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
+from aima.core.errors import AnalyzerError
 from aima.media.types import MediaKind
 
 
@@ -45,25 +45,32 @@ class Thumbnails(Analyzer):
     def model_id(self) -> str:
         return f"pillow-{pillow_version}+ffmpeg"
 
-    def _analyze_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
+    def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         if ctx.info.kind is MediaKind.AUDIO:
-            return self._audio_chunk(ctx, chunk)
-        t = 0.0 if chunk.start_s is None else (chunk.start_s + (chunk.end_s or chunk.start_s)) / 2
-        frame = extract_frame(ctx.path, ctx.info, t, self.cfg.max_side)
-        detail = float(np.asarray(frame.convert("L"), dtype=np.float32).std())
+            return self._audio_chunk(data)
+        # the chunk's keyframes are shared with every other analyzer: no decoding of our own
+        best_detail, best = -1.0, None
+        for frame in data.frames:
+            detail = float(np.asarray(frame.image, dtype=np.float32).mean(axis=2).std())
+            if detail > best_detail:
+                best_detail, best = detail, frame
+        if best is None:
+            raise AnalyzerError(f"no frame could be decoded in chunk {data.chunk.index}")
+        img = Image.fromarray(best.image)
+        img.thumbnail((self.cfg.max_side, self.cfg.max_side))
         buf = io.BytesIO()
-        frame.save(buf, format="JPEG", quality=self.cfg.jpeg_quality)
+        img.save(buf, format="JPEG", quality=self.cfg.jpeg_quality)
         ref = ctx.blobs.put_bytes(buf.getvalue())
         return {
-            "t": round(t, 3),
+            "t": round(best.t, 3),
             "blob": ref.sha256,
-            "width": frame.width,
-            "height": frame.height,
-            "detail": round(detail, 3),
+            "width": img.width,
+            "height": img.height,
+            "detail": round(best_detail, 3),
         }
 
-    def _audio_chunk(self, ctx: AnalysisContext, chunk: Chunk) -> dict[str, Any]:
-        samples = decode_audio(ctx.path, ctx.info, chunk.start_s or 0.0, chunk.end_s)
+    def _audio_chunk(self, data: ChunkData) -> dict[str, Any]:
+        samples = data.audio.core()
         bins = self.cfg.peaks_per_chunk
         if samples.size == 0:
             return {"peaks": [0.0] * bins, "rms": 0.0}

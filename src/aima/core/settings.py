@@ -52,6 +52,31 @@ class JobSettings(_Section):
     default_analyzers: list[str] = Field(default_factory=lambda: ["thumbnails"])
 
 
+class DecodeSettings(_Section):
+    """How each media is decoded once per chunk for every analyzer."""
+
+    max_interval_s: float = Field(default=2.0, gt=0, description="at least one keyframe this often")
+    max_side: int = Field(
+        default=1280, ge=64, le=8192, description="longest side of decoded frames"
+    )
+    shot_threshold: float = Field(
+        default=0.35, gt=0, le=1, description="frame difference that starts a new shot"
+    )
+    duplicate_threshold: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="interval frames this similar to the last kept are skipped",
+    )
+    audio_rate: int = Field(default=16000, ge=8000, le=48000)
+    audio_overlap_s: float = Field(
+        default=2.0, ge=0, le=30, description="audio context beyond each chunk border"
+    )
+    hwaccel: Literal["none", "auto"] = Field(
+        default="auto", description="hardware video decoding when the platform offers it"
+    )
+
+
 class WorkerSettings(_Section):
     embedded: bool = Field(default=True, description="run a worker inside `aima serve`")
     concurrency: int = Field(default=1, ge=1, le=64)
@@ -90,6 +115,7 @@ class Settings(BaseSettings):
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     plugins: list[str] = Field(

@@ -1,8 +1,11 @@
-"""Run one claimed job: each analyzer chunk by chunk, every chunk committed (= checkpoint).
+"""Run one claimed job: chunk by chunk, every analyzer per chunk, each result committed.
 
-A resumed job skips chunks already committed. An analyzer that fails is
-recorded as failed with its reason and the job goes on (``partial``). Cancel is
-honoured at chunk boundaries and keeps what was committed.
+Analyzers with the same chunk plan form a group; the group walks its chunks in
+order and decodes each chunk once (keyframes and audio, lazily) for all of its
+analyzers. Each (analyzer, chunk) result is committed on its own: that is the
+checkpoint a resumed job continues from. An analyzer that fails is recorded as
+failed with its reason (its dependents too) and the others go on: the job ends
+``partial``. Cancel is honoured at those boundaries and keeps what was committed.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from aima.analyzers.base import AnalysisContext, Analyzer
+from aima.analyzers.base import AnalysisContext, Analyzer, Chunk, ChunkData
 from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.errors import AimaError, AnalyzerError, LeaseLost
 from aima.core.progress import Progress, ProgressHook, no_progress
+from aima.core.settings import DecodeSettings
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import AnalyzerStatus, Claim, JobState
+from aima.media.decoder import ChunkDecoder
 from aima.media.types import MediaInfo
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
@@ -36,19 +41,41 @@ class Interrupted(Exception):
 
 
 @dataclass
-class _Counter:
-    done: int
+class _Run:
+    """One analyzer's progress inside a job."""
+
+    analyzer: Analyzer
+    plan: list[Chunk]
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    failed: str | None = None
+
+
+@dataclass
+class _Progress:
+    hook: ProgressHook
+    job_id: str
     total: int
+    done: int = 0
+
+    def report(self, step: str, message: str) -> float:
+        self.hook(Progress(step, self.done, self.total, message, self.job_id))
+        return self.done / self.total if self.total else 1.0
 
 
 class JobRunner:
     def __init__(
-        self, db: Database, ledger: Ledger, registry: AnalyzerRegistry, blobs: BlobStore
+        self,
+        db: Database,
+        ledger: Ledger,
+        registry: AnalyzerRegistry,
+        blobs: BlobStore,
+        decode: DecodeSettings | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.registry = registry
         self.blobs = blobs
+        self.decode = decode or DecodeSettings()
 
     def run(
         self,
@@ -64,28 +91,22 @@ class JobRunner:
             sha, info = media.sha256, MediaInfo.from_dict(media.info)
         job = self.ledger.get(claim.job_id)
         done_before = {a for a, o in job.outcome.items() if o.get("status") == "succeeded"}
-        names = self.registry.resolve(list(claim.analyzers))
-        analyzers = [self.registry.get(n) for n in names]
-        plans = {a.name: a.plan(info) if a.applies_to(info) else [] for a in analyzers}
-        counter = _Counter(0, sum(len(p) for p in plans.values()) or 1)
-
-        def report(step: str, message: str) -> float:
-            fraction = counter.done / counter.total
-            hook(Progress(step, counter.done, counter.total, message, claim.job_id))
-            return fraction
-
+        runs = self._prepare(claim, info, done_before)
+        progress = _Progress(hook, claim.job_id, sum(len(r.plan) for r in runs))
+        progress.done = sum(len(r.results) for r in runs)
         try:
+            if self.ledger.heartbeat(claim).cancel_requested:
+                raise Cancelled
             with self.blobs.local_path(sha) as path:
-                for analyzer in analyzers:
-                    if analyzer.name in done_before:
-                        counter.done += len(plans[analyzer.name])
-                        continue
-                    ctx = AnalysisContext(
-                        claim.media_id, claim.job_id, path, info, self.blobs, hook
-                    )
-                    self._run_analyzer(
-                        claim, analyzer, ctx, plans[analyzer.name], counter, report, should_stop
-                    )
+                ctx = AnalysisContext(claim.media_id, claim.job_id, path, info, self.blobs, hook)
+                decoder = ChunkDecoder(path, info, self.decode)
+                try:
+                    for group in _groups(runs):
+                        self._run_group(claim, ctx, decoder, group, runs, progress, should_stop)
+                finally:
+                    decoder.close()
+                for run in runs:
+                    self._finish(claim, ctx, run, runs)
         except Cancelled:
             self.ledger.mark_cancelled(claim)
             log.info("job cancelled at a chunk boundary", extra={"job_id": claim.job_id})
@@ -95,75 +116,123 @@ class JobRunner:
             log.info("worker stopping; job handed back", extra={"job_id": claim.job_id})
             return JobState.QUEUED
         state = self.ledger.complete(claim)
-        report("done", state.value)
+        progress.report("done", state.value)
         return state
 
-    def _run_analyzer(
+    def _prepare(self, claim: Claim, info: MediaInfo, done_before: set[str]) -> list[_Run]:
+        """Record disabled/inapplicable analyzers; create chunk rows; load committed chunks."""
+        runs: list[_Run] = []
+        for name in self.registry.resolve(list(claim.analyzers)):
+            if name in done_before:
+                continue
+            analyzer = self.registry.get(name)
+            if name in self.registry.disabled:
+                self.ledger.record_outcome(
+                    claim, name, AnalyzerStatus.DISABLED, "disabled by policy"
+                )
+                continue
+            if not analyzer.applies_to(info):
+                self.ledger.record_outcome(
+                    claim, name, AnalyzerStatus.SKIPPED, f"does not apply to {info.kind} media"
+                )
+                continue
+            plan = analyzer.plan(info)
+            committed = self.ledger.ensure_chunks(claim, name, [(c.start_s, c.end_s) for c in plan])
+            runs.append(_Run(analyzer, plan, dict(committed)))
+        return runs
+
+    def _run_group(
         self,
         claim: Claim,
-        analyzer: Analyzer,
         ctx: AnalysisContext,
-        plan: list[Any],
-        counter: _Counter,
-        report: Callable[[str, str], float],
+        decoder: ChunkDecoder,
+        group: list[_Run],
+        runs: list[_Run],
+        progress: _Progress,
         should_stop: Callable[[], bool],
     ) -> None:
-        name = analyzer.name
-        if name in self.registry.disabled:
-            self.ledger.record_outcome(claim, name, AnalyzerStatus.DISABLED, "disabled by policy")
-            counter.done += len(plan)
-            return
-        if not plan:
-            self.ledger.record_outcome(
-                claim, name, AnalyzerStatus.SKIPPED, f"does not apply to {ctx.info.kind} media"
-            )
-            return
-        if self.ledger.heartbeat(claim).cancel_requested:
-            raise Cancelled
-        committed = self.ledger.ensure_chunks(claim, name, [(c.start_s, c.end_s) for c in plan])
-        counter.done += len(committed)
-        results: dict[int, dict[str, Any]] = dict(committed)
-        try:
-            for chunk in plan:
-                if chunk.index in committed:
+        by_name = {r.analyzer.name: r for r in runs}
+        for chunk in group[0].plan:
+            pending = [r for r in group if r.failed is None and chunk.index not in r.results]
+            if not pending:
+                continue
+            if should_stop():
+                raise Interrupted
+            data = ChunkData(chunk, decoder)  # decoded at most once, for all of them
+            for run in pending:
+                failed_reqs = [
+                    req for req in run.analyzer.requires if req in by_name and by_name[req].failed
+                ]
+                if failed_reqs:
+                    run.failed = f"requires {', '.join(failed_reqs)}, which failed"
                     continue
-                if should_stop():
-                    raise Interrupted
-                started = time.perf_counter()
-                try:
-                    out = analyzer.run(ctx, chunk)
-                except LeaseLost:
-                    raise
-                except AnalyzerError as exc:
-                    if exc.retryable:
-                        raise
-                    self.ledger.fail_chunk(claim, name, chunk.index, exc.message)
-                    raise
-                except AimaError as exc:
-                    self.ledger.fail_chunk(claim, name, chunk.index, exc.message)
-                    raise AnalyzerError(exc.message) from exc
-                except Exception as exc:
-                    self.ledger.fail_chunk(claim, name, chunk.index, repr(exc))
-                    log.exception(
-                        "analyzer crashed", extra={"job_id": claim.job_id, "analyzer": name}
-                    )
-                    raise AnalyzerError(f"{type(exc).__name__}: {exc}") from exc
-                results[chunk.index] = out
-                counter.done += 1
-                fraction = report(name, f"{name} chunk {chunk.index + 1}/{len(plan)}")
-                control = self.ledger.commit_chunk(
-                    claim,
-                    name,
-                    chunk.index,
-                    out,
-                    duration_s=time.perf_counter() - started,
-                    progress=fraction,
-                    message=f"{name} {chunk.index + 1}/{len(plan)}",
-                )
-                if control.cancel_requested and counter.done < counter.total:
-                    raise Cancelled
-            final = analyzer.finalize(ctx, [results[c.index] for c in plan])
-        except (Cancelled, Interrupted, LeaseLost):
+                data.upstream = {
+                    req: by_name[req].results[chunk.index]
+                    for req in run.analyzer.requires
+                    if req in by_name and chunk.index in by_name[req].results
+                }
+                self._run_chunk(claim, ctx, run, chunk, data, progress)
+
+    def _run_chunk(
+        self,
+        claim: Claim,
+        ctx: AnalysisContext,
+        run: _Run,
+        chunk: Chunk,
+        data: ChunkData,
+        progress: _Progress,
+    ) -> None:
+        name = run.analyzer.name
+        started = time.perf_counter()
+        try:
+            out = run.analyzer.run(ctx, data)
+        except LeaseLost:
+            raise
+        except AnalyzerError as exc:
+            if exc.retryable:
+                raise
+            self._chunk_failed(claim, run, chunk, exc.message)
+            return
+        except AimaError as exc:
+            self._chunk_failed(claim, run, chunk, exc.message)
+            return
+        except Exception as exc:
+            log.exception("analyzer crashed", extra={"job_id": claim.job_id, "analyzer": name})
+            self._chunk_failed(claim, run, chunk, f"{type(exc).__name__}: {exc}")
+            return
+        run.results[chunk.index] = out
+        progress.done += 1
+        position = f"{chunk.index + 1}/{len(run.plan)}"
+        fraction = progress.report(name, f"{name} chunk {position}")
+        control = self.ledger.commit_chunk(
+            claim,
+            name,
+            chunk.index,
+            out,
+            duration_s=time.perf_counter() - started,
+            progress=fraction,
+            message=f"{name} {position}",
+        )
+        if control.cancel_requested and progress.done < progress.total:
+            raise Cancelled
+
+    def _chunk_failed(self, claim: Claim, run: _Run, chunk: Chunk, reason: str) -> None:
+        where = "" if chunk.start_s is None else f" at {chunk.start_s:.1f}-{chunk.end_s or 0:.1f}s"
+        run.failed = f"chunk {chunk.index}{where}: {reason}"
+        self.ledger.fail_chunk(claim, run.analyzer.name, chunk.index, reason)
+
+    def _finish(self, claim: Claim, ctx: AnalysisContext, run: _Run, runs: list[_Run]) -> None:
+        name = run.analyzer.name
+        if run.failed is None:
+            missing = [c.index for c in run.plan if c.index not in run.results]
+            if missing:  # a dependency failed before these chunks ran
+                run.failed = f"chunks {missing} were not analysed"
+        if run.failed is not None:
+            self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, run.failed)
+            return
+        try:
+            final = run.analyzer.finalize(ctx, [run.results[c.index] for c in run.plan])
+        except (LeaseLost, Cancelled, Interrupted):
             raise
         except AnalyzerError as exc:
             if exc.retryable:
@@ -181,9 +250,18 @@ class JobRunner:
         self.ledger.save_result(
             claim,
             name,
-            version=analyzer.version,
-            model_id=analyzer.model_id,
-            config=analyzer.config.model_dump(mode="json"),
-            config_hash=analyzer.config_hash,
+            version=run.analyzer.version,
+            model_id=run.analyzer.model_id,
+            config=run.analyzer.config.model_dump(mode="json"),
+            config_hash=run.analyzer.config_hash,
             data=final,
         )
+
+
+def _groups(runs: list[_Run]) -> list[list[_Run]]:
+    """Analyzers with identical chunk plans share one pass (and one decode per chunk)."""
+    groups: dict[tuple[tuple[float | None, float | None], ...], list[_Run]] = {}
+    for run in runs:
+        key = tuple((c.start_s, c.end_s) for c in run.plan)
+        groups.setdefault(key, []).append(run)
+    return list(groups.values())
