@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg)
+# ffmpeg: probing/decoding untrusted media; tesseract: OCR for languages PP-OCR misses;
+# espeak-ng: synthetic speech for tests and benchmarks; opencv-doc: a real test face (messi5.jpg)
+APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu espeak-ng opencv-doc)
 PYTHON=${PYTHON:-python3.11}
 VENV=${AIMA_VENV:-.venv}
 
@@ -28,11 +30,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 stamp="$VENV/.aima-installed"
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade "pip>=24" "setuptools<81" wheel
     "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,dev]"
+    "$VENV/bin/python" -m pip install -q -c constraints.txt --no-deps -r requirements-nodeps.txt
     echo "$want" > "$stamp"
 fi
 echo "setup: ready ($VENV)"

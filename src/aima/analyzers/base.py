@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from aima.core.progress import ProgressHook, no_progress
+from aima.inference.models import ModelSpec, ModelStore
 from aima.media.decoder import ChunkDecoder
 from aima.media.types import AudioSpan, Frame, MediaInfo, MediaKind
 from aima.store.blobs import BlobStore
@@ -123,9 +124,17 @@ class Analyzer(ABC):
     sensitive: ClassVar[bool] = False
     Config: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
     description: ClassVar[str] = ""
+    model_specs: ClassVar[tuple[ModelSpec, ...]] = ()
 
-    def __init__(self, config: AnalyzerConfig, *, default_chunk_s: float) -> None:
+    def __init__(
+        self,
+        config: AnalyzerConfig,
+        *,
+        default_chunk_s: float,
+        models: ModelStore | None = None,
+    ) -> None:
         self.config = config
+        self.models = models or ModelStore(Path("models"))
         self.chunk_s = config.chunk_s or default_chunk_s
         self._loaded = False
         self._load_lock = threading.Lock()

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from aima.analyzers.base import Analyzer
 from aima.core.errors import ConfigError, InvalidInput
 from aima.core.settings import Settings
+from aima.inference.models import ModelStore
 
 ENTRY_POINT_GROUP = "aima.analyzers"
 
@@ -80,6 +81,7 @@ class AnalyzerRegistry:
         self.classes = {name: cls for name, (cls, _) in discover(settings.plugins).items()}
         self.disabled = frozenset(settings.disabled_analyzers)
         self._default_chunk_s = settings.jobs.chunk_s
+        self.models = ModelStore(settings.models_path)
         self._instances: dict[str, Analyzer] = {}
         self._lock = threading.Lock()
         unknown = (set(settings.analyzers) | self.disabled) - set(self.classes)
@@ -112,7 +114,7 @@ class AnalyzerRegistry:
             if name not in self._instances:
                 cls = self.classes[name]
                 self._instances[name] = cls(
-                    self.configs[name], default_chunk_s=self._default_chunk_s
+                    self.configs[name], default_chunk_s=self._default_chunk_s, models=self.models
                 )
             return self._instances[name]
 

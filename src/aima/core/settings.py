@@ -107,6 +107,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path("aima-data"))
+    models_dir: Path | None = Field(
+        default=None, description="optional/stronger model weights; <data_dir>/models if unset"
+    )
     database_url: str | None = Field(
         default=None, description="sqlite file under data_dir if unset"
     )
@@ -143,6 +146,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'aima.db').resolve()}"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def blob_path(self) -> Path:
