@@ -22,6 +22,7 @@ from aima.services.ingest import IngestService
 from aima.services.jobs import JobService
 from aima.services.media import MediaService
 from aima.services.system import SystemService
+from aima.services.timeline import TimelineService
 from aima.services.users import UserService
 from aima.store import migrate
 from aima.store.blobs import BlobStore, LocalBlobStore
@@ -43,6 +44,7 @@ class Runtime:
     jobs: JobService
     media: MediaService
     system: SystemService
+    timelines: TimelineService
     pool: WorkerPool | None = field(default=None)
 
     def make_worker(self, worker_id: str | None = None) -> Worker:
@@ -116,5 +118,6 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         ),
         jobs=JobService(db, ledger, registry),
         media=MediaService(db, blobs),
+        timelines=TimelineService(db),
         system=SystemService(db, blobs, worker_stale_s=max(30.0, 3 * settings.jobs.heartbeat_s)),
     )

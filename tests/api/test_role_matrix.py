@@ -19,6 +19,7 @@ DUMMY_PATH_PARAMS = {
     "job_id": "job_00000000000000000000000000000000",
     "sha256": "0" * 64,
     "username": "nobody-here",
+    "result_id": "res_00000000000000000000000000000000",
 }
 _counter = itertools.count()
 

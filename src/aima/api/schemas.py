@@ -206,6 +206,7 @@ class ResultOut(BaseModel):
     config_hash: str
     data: dict[str, Any]
     created_at: datetime
+    accepted: bool
 
     @classmethod
     def of(cls, r: AnalysisResult) -> ResultOut:
@@ -220,6 +221,7 @@ class ResultOut(BaseModel):
             config_hash=r.config_hash,
             data=r.data,
             created_at=r.created_at,
+            accepted=r.accepted,
         )
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from aima.cli.analyze import analyze, models_cmd, results_app, timeline_cmd
 from aima.cli.common import console, err, fail, guarded, print_json, progress_bar, runtime
 from aima.cli.jobs import jobs_app, run_jobs_here
 from aima.cli.users import users_app
@@ -20,6 +21,10 @@ from aima.services.access import cli_principal
 app = typer.Typer(help="AIMA: self-hosted AI media analysis.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
+app.add_typer(results_app, name="results")
+app.command("analyze")(analyze)
+app.command("timeline")(timeline_cmd)
+app.command("models")(models_cmd)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 storage_app = typer.Typer(help="Blob storage checks.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)

@@ -291,7 +291,13 @@ class Ledger:
         config_hash: str,
         data: dict[str, Any],
     ) -> str:
-        """Store an analyzer's final result and mark it succeeded in the job, atomically."""
+        """Store an analyzer's final result and mark it succeeded in the job, atomically.
+
+        Acceptance: the first result of an analyzer for a media is accepted; a re-run
+        with the same version and config replaces the accepted one; a different version
+        or config waits beside it for review, unless the job was submitted with
+        ``options["accept"]``.
+        """
         with self.db.session() as s:
             job = self._fenced(s, claim)
             existing = s.execute(
@@ -302,6 +308,25 @@ class Ledger:
             if existing is not None:
                 s.delete(existing)
                 s.flush()
+            current = (
+                s.execute(
+                    select(AnalysisResult).where(
+                        AnalysisResult.media_id == claim.media_id,
+                        AnalysisResult.analyzer == analyzer,
+                        AnalysisResult.accepted.is_(True),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            same = all(
+                r.analyzer_version == version and r.config_hash == config_hash for r in current
+            )
+            accept = not current or same or bool(job.options.get("accept"))
+            now = self.clock()
+            if accept:
+                for old in current:
+                    old.accepted = False
             result = AnalysisResult(
                 id=new_id("res"),
                 media_id=claim.media_id,
@@ -312,12 +337,19 @@ class Ledger:
                 config=config,
                 config_hash=config_hash,
                 data=data,
-                created_at=self.clock(),
+                created_at=now,
+                accepted=accept,
+                accepted_at=now if accept else None,
+                accepted_by="auto" if accept else None,
             )
             s.add(result)
             job.outcome = {
                 **job.outcome,
-                analyzer: {"status": AnalyzerStatus.SUCCEEDED, "result_id": result.id},
+                analyzer: {
+                    "status": AnalyzerStatus.SUCCEEDED,
+                    "result_id": result.id,
+                    "accepted": accept,
+                },
             }
             return result.id
 

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     JOBS_MANAGE = "jobs:manage"  # cancel/retry/re-prioritise own jobs
     JOBS_MANAGE_ALL = "jobs:manage_all"
     RESULTS_READ = "results:read"
+    RESULTS_REVIEW = "results:review"  # accept a new analyzer version's results
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
     SYSTEM_READ = "system:read"
@@ -44,6 +45,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_MANAGE,
             P.JOBS_MANAGE_ALL,
             P.RESULTS_READ,
+            P.RESULTS_REVIEW,
             P.SYSTEM_READ,
         }
     ),

@@ -6,6 +6,7 @@ import builtins
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -47,6 +48,7 @@ class JobService:
         *,
         priority: int = 0,
         idempotency_key: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[Job, bool]:
         principal.require(Permission.JOBS_CREATE)
         with self.db.session() as s:
@@ -57,6 +59,7 @@ class JobService:
             names,
             priority=priority,
             idempotency_key=scoped_key(principal, idempotency_key),
+            options=options,
             created_by=principal.user_id,
         )
         if created:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -143,7 +144,10 @@ class AnalysisResult(Base):
     """One analyzer's final result for one media, with provenance."""
 
     __tablename__ = "results"
-    __table_args__ = (UniqueConstraint("job_id", "analyzer"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "analyzer"),
+        Index("ix_results_media_analyzer", "media_id", "analyzer", "accepted"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
@@ -155,6 +159,11 @@ class AnalysisResult(Base):
     config_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The timeline uses accepted results. A re-run with the same version and config
+    # replaces the accepted one; a new version or config waits for review beside it.
+    accepted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditEvent(Base):

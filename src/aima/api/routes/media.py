@@ -3,10 +3,10 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome
@@ -146,3 +146,28 @@ def artifact(
         yield from chunks
 
     return StreamingResponse(body(), media_type=media_type)
+
+
+@router.get("/{media_id}/timeline")
+def timeline(
+    media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.RESULTS_READ)
+) -> dict[str, Any]:
+    """One timeline fused from the accepted results of every analyzer (who, what, when)."""
+    return runtime.timelines.timeline(principal, media_id)
+
+
+@router.get("/{media_id}/transcript")
+def transcript(
+    media_id: str,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.RESULTS_READ),
+    format: Annotated[str, Query(pattern="^(vtt|srt)$")] = "vtt",
+) -> Response:
+    """The transcript with speaker labels as WebVTT or SubRip."""
+    body = runtime.timelines.transcript(principal, media_id, format)
+    media_type = "text/vtt" if format == "vtt" else "application/x-subrip"
+    return Response(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{media_id}.{format}"'},
+    )

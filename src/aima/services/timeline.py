@@ -1,0 +1,99 @@
+"""Timelines, transcripts and result review for one media."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from aima.core.clock import utcnow
+from aima.core.errors import NotFound
+from aima.pipeline.fusion import build_timeline
+from aima.pipeline.subtitles import to_srt, to_webvtt
+from aima.security import audit
+from aima.security.permissions import Permission
+from aima.services.access import Principal, get_media
+from aima.store.db import Database
+from aima.store.models import AnalysisResult
+
+
+class TimelineService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def timeline(self, principal: Principal, media_id: str) -> dict[str, Any]:
+        """Fuse the accepted result of every analyzer (the newest accepted one per analyzer)."""
+        principal.require(Permission.RESULTS_READ)
+        with self.db.session() as s:
+            media = get_media(s, principal, media_id)
+            rows = s.execute(
+                select(AnalysisResult)
+                .where(AnalysisResult.media_id == media_id, AnalysisResult.accepted.is_(True))
+                .order_by(AnalysisResult.created_at)
+            ).scalars()
+            latest = {r.analyzer: r for r in rows}
+            pending = s.execute(
+                select(AnalysisResult.analyzer, AnalysisResult.id, AnalysisResult.analyzer_version)
+                .where(
+                    AnalysisResult.media_id == media_id,
+                    AnalysisResult.accepted.is_(False),
+                    AnalysisResult.accepted_at.is_(None),  # never accepted: not superseded ones
+                )
+                .order_by(AnalysisResult.created_at)
+            ).all()
+            media_info = {
+                "id": media.id,
+                "name": media.original_name,
+                "kind": media.kind,
+                "duration_s": media.info.get("duration_s"),
+                "width": media.info.get("width"),
+                "height": media.info.get("height"),
+            }
+        sources = {
+            name: {
+                "result_id": r.id,
+                "job_id": r.job_id,
+                "version": r.analyzer_version,
+                "model_id": r.model_id,
+                "config_hash": r.config_hash,
+            }
+            for name, r in latest.items()
+        }
+        timeline = build_timeline(media_info, {n: r.data for n, r in latest.items()}, sources)
+        timeline["pending_review"] = [
+            {"analyzer": a, "result_id": rid, "version": v} for a, rid, v in pending
+        ]
+        return timeline
+
+    def transcript(self, principal: Principal, media_id: str, fmt: str) -> str:
+        segments = self.timeline(principal, media_id)["tracks"]["transcript"]
+        return to_webvtt(segments) if fmt == "vtt" else to_srt(segments)
+
+    def accept(self, principal: Principal, result_id: str) -> AnalysisResult:
+        """Make a result the one the timeline uses (the previous accepted one is kept, unaccepted)."""
+        principal.require(Permission.RESULTS_REVIEW)
+        with self.db.session() as s:
+            result = s.get(AnalysisResult, result_id)
+            if result is None:
+                raise NotFound(f"result {result_id} not found")
+            get_media(s, principal, result.media_id)
+            for other in s.execute(
+                select(AnalysisResult).where(
+                    AnalysisResult.media_id == result.media_id,
+                    AnalysisResult.analyzer == result.analyzer,
+                    AnalysisResult.accepted.is_(True),
+                )
+            ).scalars():
+                other.accepted = False
+            result.accepted = True
+            result.accepted_at = utcnow()
+            result.accepted_by = principal.actor
+            audit.record(
+                s,
+                actor=principal.actor,
+                action="result.accept",
+                object_type="result",
+                object_id=result.id,
+                details={"media_id": result.media_id, "analyzer": result.analyzer},
+            )
+            return result
