@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ffmpeg: probing/decoding untrusted media; tesseract: OCR for languages PP-OCR misses;
-# espeak-ng: synthetic speech for tests and benchmarks; opencv-doc: a real test face (messi5.jpg)
-APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu espeak-ng opencv-doc)
+# espeak-ng + fonts-dejavu-core: synthetic speech and text for tests and benchmarks;
+# opencv-doc: a real test face (messi5.jpg)
+APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu espeak-ng opencv-doc fonts-dejavu-core)
 PYTHON=${PYTHON:-python3.11}
 VENV=${AIMA_VENV:-.venv}
 
