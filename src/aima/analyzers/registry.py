@@ -78,8 +78,14 @@ class AnalyzerRegistry:
     """Validated configs and one loaded instance per analyzer per process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.classes = {name: cls for name, (cls, _) in discover(settings.plugins).items()}
-        self.disabled = frozenset(settings.disabled_analyzers)
+        found = discover(settings.plugins)
+        self.classes = {name: cls for name, (cls, _) in found.items()}
+        sensitive = (
+            set()
+            if settings.allow_sensitive_analyzers
+            else {n for n, (c, _) in found.items() if c.sensitive}
+        )
+        self.disabled = frozenset(settings.disabled_analyzers) | sensitive
         self._default_chunk_s = settings.jobs.chunk_s
         self.models = ModelStore(settings.models_path)
         self._instances: dict[str, Analyzer] = {}
@@ -143,3 +149,8 @@ class AnalyzerRegistry:
         for name in names:
             visit(name)
         return ordered
+
+    def order(self, names: Sequence[str]) -> list[str]:
+        """``names`` in dependency order, without adding requirements."""
+        wanted = set(names)
+        return [n for n in self.resolve(names) if n in wanted]

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     disabled_analyzers: list[str] = Field(
         default_factory=list, description="analyzers switched off by policy (recorded as disabled)"
     )
+    allow_sensitive_analyzers: bool = Field(
+        default=True,
+        description="false switches off every biometric analyzer (faces, emotion, speakers)",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -519,6 +519,38 @@ class Ledger:
                 ).scalars()
             )
 
+    def accepted_chunks(
+        self, media_id: str, analyzer: str
+    ) -> tuple[list[tuple[float | None, float | None]], dict[int, dict[str, Any]]] | None:
+        """Chunk spans and results behind the accepted result of ``analyzer`` for a media
+        (so a later job can read them instead of re-running the analyzer), or None."""
+        with self.db.session() as s:
+            job_id = s.execute(
+                select(AnalysisResult.job_id)
+                .where(
+                    AnalysisResult.media_id == media_id,
+                    AnalysisResult.analyzer == analyzer,
+                    AnalysisResult.accepted.is_(True),
+                )
+                .order_by(AnalysisResult.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if job_id is None:
+                return None
+            chunks = (
+                s.execute(
+                    select(JobChunk)
+                    .where(JobChunk.job_id == job_id, JobChunk.analyzer == analyzer)
+                    .order_by(JobChunk.chunk_index)
+                )
+                .scalars()
+                .all()
+            )
+        if not chunks or any(c.status != ChunkStatus.DONE for c in chunks):
+            return None
+        spans = [(c.start_s, c.end_s) for c in chunks]
+        return spans, {c.chunk_index: dict(c.result or {}) for c in chunks}
+
     def counts_by_state(self) -> dict[str, int]:
         with self.db.session() as s:
             rows = s.execute(select(Job.state, func.count()).group_by(Job.state)).all()

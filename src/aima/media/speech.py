@@ -37,7 +37,8 @@ def synthesize(text: str, voice: str, *, speed: int = 160, rate: int = RATE) -> 
     loud = np.flatnonzero(np.abs(audio) > 0.01)
     if loud.size == 0:
         raise RuntimeError(f"espeak-ng produced silence for {text!r} ({voice})")
-    return audio[loud[0] : loud[-1] + 1]
+    trimmed: NDArray[np.float32] = audio[loud[0] : loud[-1] + 1]
+    return trimmed
 
 
 def read_wav_bytes(data: bytes) -> tuple[NDArray[np.float32], int]:

@@ -48,6 +48,7 @@ class _Run:
     plan: list[Chunk]
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     failed: str | None = None
+    borrowed: bool = False  # a requirement's accepted results, read from an earlier job
 
 
 @dataclass
@@ -92,8 +93,9 @@ class JobRunner:
         job = self.ledger.get(claim.job_id)
         done_before = {a for a, o in job.outcome.items() if o.get("status") == "succeeded"}
         runs = self._prepare(claim, info, done_before)
-        progress = _Progress(hook, claim.job_id, sum(len(r.plan) for r in runs))
-        progress.done = sum(len(r.results) for r in runs)
+        own = [r for r in runs if not r.borrowed]
+        progress = _Progress(hook, claim.job_id, sum(len(r.plan) for r in own))
+        progress.done = sum(len(r.results) for r in own)
         try:
             if self.ledger.heartbeat(claim).cancel_requested:
                 raise Cancelled
@@ -105,7 +107,7 @@ class JobRunner:
                         self._run_group(claim, ctx, decoder, group, runs, progress, should_stop)
                 finally:
                     decoder.close()
-                for run in runs:
+                for run in own:
                     self._finish(claim, ctx, run, runs)
         except Cancelled:
             self.ledger.mark_cancelled(claim)
@@ -120,12 +122,24 @@ class JobRunner:
         return state
 
     def _prepare(self, claim: Claim, info: MediaInfo, done_before: set[str]) -> list[_Run]:
-        """Record disabled/inapplicable analyzers; create chunk rows; load committed chunks."""
+        """Record disabled/inapplicable analyzers; create chunk rows; load committed chunks.
+
+        A requirement that is not part of the job (``aima analyze --only emotion`` on a
+        media whose faces were analysed before) is read from its accepted result's chunks
+        when they match this job's chunk plan; otherwise it runs here as well.
+        """
+        names = self.registry.order(list(claim.analyzers))
         runs: list[_Run] = []
-        for name in self.registry.resolve(list(claim.analyzers)):
+        seen: set[str] = set()
+        for name in names:
+            analyzer = self.registry.get(name)
+            for req in analyzer.requires:
+                if req not in names and req not in seen:
+                    seen.add(req)
+                    runs += self._requirement(claim, info, req)
+            seen.add(name)
             if name in done_before:
                 continue
-            analyzer = self.registry.get(name)
             if name in self.registry.disabled:
                 self.ledger.record_outcome(
                     claim, name, AnalyzerStatus.DISABLED, "disabled by policy"
@@ -136,10 +150,25 @@ class JobRunner:
                     claim, name, AnalyzerStatus.SKIPPED, f"does not apply to {info.kind} media"
                 )
                 continue
-            plan = analyzer.plan(info)
-            committed = self.ledger.ensure_chunks(claim, name, [(c.start_s, c.end_s) for c in plan])
-            runs.append(_Run(analyzer, plan, dict(committed)))
+            runs.append(self._new_run(claim, info, analyzer))
         return runs
+
+    def _new_run(self, claim: Claim, info: MediaInfo, analyzer: Analyzer) -> _Run:
+        plan = analyzer.plan(info)
+        committed = self.ledger.ensure_chunks(
+            claim, analyzer.name, [(c.start_s, c.end_s) for c in plan]
+        )
+        return _Run(analyzer, plan, dict(committed))
+
+    def _requirement(self, claim: Claim, info: MediaInfo, name: str) -> list[_Run]:
+        analyzer = self.registry.get(name)
+        if name in self.registry.disabled or not analyzer.applies_to(info):
+            return []
+        plan = analyzer.plan(info)
+        borrowed = self.ledger.accepted_chunks(claim.media_id, name)
+        if borrowed is not None and borrowed[0] == [(c.start_s, c.end_s) for c in plan]:
+            return [_Run(analyzer, plan, borrowed[1], borrowed=True)]
+        return [self._new_run(claim, info, analyzer)]
 
     def _run_group(
         self,

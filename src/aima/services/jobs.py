@@ -54,6 +54,17 @@ class JobService:
         with self.db.session() as s:
             get_media(s, principal, media_id)
         names = self.registry.resolve(list(analyzers))
+        if names != list(analyzers):
+            # requirements already analysed (accepted results) are reused, not redone
+            with self.db.session() as s:
+                done = set(
+                    s.execute(
+                        select(AnalysisResult.analyzer).where(
+                            AnalysisResult.media_id == media_id, AnalysisResult.accepted.is_(True)
+                        )
+                    ).scalars()
+                )
+            names = [n for n in names if n in analyzers or n not in done]
         job, created = self.ledger.submit(
             media_id,
             names,
