@@ -23,10 +23,12 @@ from aima.media.types import MediaKind
 
 class ThumbnailsConfig(AnalyzerConfig):
     max_side: int = Field(default=320, ge=16, le=4096, description="longest side of a thumbnail")
-    jpeg_quality: int = Field(default=85, ge=10, le=100)
-    waveform_width: int = Field(default=800, ge=64, le=8192)
-    waveform_height: int = Field(default=120, ge=16, le=2048)
-    peaks_per_chunk: int = Field(default=200, ge=8, le=10_000)
+    jpeg_quality: int = Field(default=85, ge=10, le=100, description="JPEG quality of thumbnails")
+    waveform_width: int = Field(default=800, ge=64, le=8192, description="waveform image width")
+    waveform_height: int = Field(default=120, ge=16, le=2048, description="waveform image height")
+    peaks_per_chunk: int = Field(
+        default=200, ge=8, le=10_000, description="amplitude peaks kept per audio chunk"
+    )
 
 
 class Thumbnails(Analyzer):
