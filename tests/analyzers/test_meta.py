@@ -10,7 +10,9 @@ import pytest
 from aima.analyzers.registry import discover
 
 TESTS = Path(__file__).parent
-ANALYZERS = {name: cls for name, (cls, origin) in discover().items() if origin.startswith("built-in")}
+ANALYZERS = {
+    name: cls for name, (cls, origin) in discover().items() if origin.startswith("built-in")
+}
 
 
 @pytest.mark.parametrize("name", sorted(ANALYZERS))

@@ -9,6 +9,7 @@ from pydantic import Field
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
 
 RUNS: dict[str, int] = {"chain_base": 0, "chain_dep": 0}
+FAIL_ONCE: set[int] = set()  # chain_dep chunk indices that fail (once each)
 
 
 class BaseConfig(AnalyzerConfig):
@@ -35,6 +36,9 @@ class ChainDep(Analyzer):
 
     def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         RUNS[self.name] += 1
+        if data.chunk.index in FAIL_ONCE:
+            FAIL_ONCE.discard(data.chunk.index)
+            raise ValueError(f"chunk {data.chunk.index} breaks once")
         return {"plus_one": data.upstream["chain_base"]["value"] + 1}
 
     def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -139,10 +139,21 @@ class JobRunner:
                     runs += self._requirement(claim, info, req)
             seen.add(name)
             if name in done_before:
+                # finished in an earlier run of this job: dependents still read its chunks
+                runs.append(self._new_run(claim, info, analyzer, borrowed=True))
                 continue
             if name in self.registry.disabled:
                 self.ledger.record_outcome(
                     claim, name, AnalyzerStatus.DISABLED, "disabled by policy"
+                )
+                continue
+            off = [r for r in analyzer.requires if r in self.registry.disabled]
+            if off:
+                self.ledger.record_outcome(
+                    claim,
+                    name,
+                    AnalyzerStatus.DISABLED,
+                    f"requires {', '.join(off)}, which is disabled by policy",
                 )
                 continue
             if not analyzer.applies_to(info):
@@ -153,12 +164,14 @@ class JobRunner:
             runs.append(self._new_run(claim, info, analyzer))
         return runs
 
-    def _new_run(self, claim: Claim, info: MediaInfo, analyzer: Analyzer) -> _Run:
+    def _new_run(
+        self, claim: Claim, info: MediaInfo, analyzer: Analyzer, *, borrowed: bool = False
+    ) -> _Run:
         plan = analyzer.plan(info)
         committed = self.ledger.ensure_chunks(
             claim, analyzer.name, [(c.start_s, c.end_s) for c in plan]
         )
-        return _Run(analyzer, plan, dict(committed))
+        return _Run(analyzer, plan, dict(committed), borrowed=borrowed)
 
     def _requirement(self, claim: Claim, info: MediaInfo, name: str) -> list[_Run]:
         analyzer = self.registry.get(name)
