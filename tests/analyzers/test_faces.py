@@ -16,7 +16,6 @@ from aima.analyzers._faces_common import (
     RawFace,
     blur_score,
     frontal_score,
-    iou,
     l2_normalise,
     landmarks_plausible,
     nms,
@@ -33,6 +32,7 @@ from aima.analyzers._faces_dlib import (
 )
 from aima.analyzers._faces_insightface import ARCFACE_TEMPLATE, decode_scrfd, umeyama
 from aima.analyzers._faces_tracks import TrackParams, best_detection, link_tracks, mean_embedding
+from aima.analyzers._tracking import iou
 from aima.analyzers.base import AnalysisContext, Chunk, ChunkData
 from aima.analyzers.faces import Faces, FacesConfig
 from aima.inference.models import ModelMissing, ModelStore

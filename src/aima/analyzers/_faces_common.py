@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from aima.analyzers._tracking import nms as box_nms
+
 FloatArray = NDArray[np.float32]
 Image8 = NDArray[np.uint8]
 
@@ -103,34 +105,11 @@ def l2_normalise(vectors: NDArray[Any]) -> FloatArray:
     return out
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``[x, y, w, h]`` boxes (any common unit)."""
-    ax1, ay1 = a[0] + a[2], a[1] + a[3]
-    bx1, by1 = b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def nms(boxes: NDArray[Any], scores: NDArray[Any], threshold: float) -> list[int]:
     """Greedy non-maximum suppression over ``(x0, y0, x1, y1)`` boxes; indices kept, best first."""
-    order = list(np.argsort(-np.asarray(scores, dtype=np.float64)))
-    keep: list[int] = []
-    while order:
-        i = int(order.pop(0))
-        keep.append(i)
-        bi = boxes[i]
-        rest = []
-        for j in order:
-            bj = boxes[j]
-            a = [bi[0], bi[1], bi[2] - bi[0], bi[3] - bi[1]]
-            b = [bj[0], bj[1], bj[2] - bj[0], bj[3] - bj[1]]
-            if iou(a, b) <= threshold:
-                rest.append(j)
-        order = rest
-    return keep
+    xyxy = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+    return box_nms(xywh, scores, threshold)
 
 
 def normalised_box(face: RawFace, width: int, height: int) -> list[float]:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from aima.analyzers._faces_common import iou, l2_normalise
+from aima.analyzers._faces_common import l2_normalise
+from aima.analyzers._tracking import iou
 
 
 @dataclass(frozen=True, slots=True)

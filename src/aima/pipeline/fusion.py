@@ -18,17 +18,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from aima.analyzers._tracking import iou
+
 Result = dict[str, Any]
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _mean(values: list[float]) -> float:
