@@ -158,8 +158,16 @@ class Analyzer(ABC):
                 self.load()
                 self._loaded = True
 
+    def skip_reason(self, info: MediaInfo) -> str | None:
+        """Why this analyzer does not run on a media (recorded as "skipped"), or None."""
+        if info.kind not in self.kinds:
+            return f"does not apply to {info.kind} media"
+        if self.modality is Modality.AUDIO and info.audio_codec is None:
+            return "no audio stream"
+        return None
+
     def applies_to(self, info: MediaInfo) -> bool:
-        return info.kind in self.kinds
+        return self.skip_reason(info) is None
 
     def plan(self, info: MediaInfo) -> list[Chunk]:
         """Checkpoint chunks: one for an image, fixed windows over time for audio/video."""

@@ -156,10 +156,9 @@ class JobRunner:
                     f"requires {', '.join(off)}, which is disabled by policy",
                 )
                 continue
-            if not analyzer.applies_to(info):
-                self.ledger.record_outcome(
-                    claim, name, AnalyzerStatus.SKIPPED, f"does not apply to {info.kind} media"
-                )
+            reason = analyzer.skip_reason(info)
+            if reason is not None:
+                self.ledger.record_outcome(claim, name, AnalyzerStatus.SKIPPED, reason)
                 continue
             runs.append(self._new_run(claim, info, analyzer))
         return runs
