@@ -105,7 +105,13 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "data_dir": data_dir,
         "database_url": database_url,
         "auth": {"jwt_secret": TEST_SECRET},
-        "jobs": {"lease_s": 5, "heartbeat_s": 1, "backoff_base_s": 0.2, "chunk_s": 2},
+        "jobs": {
+            "lease_s": 5,
+            "heartbeat_s": 1,
+            "backoff_base_s": 0.2,
+            "chunk_s": 2,
+            "default_analyzers": ["thumbnails"],  # tests that want more name them
+        },
         "worker": {"embedded": False, "poll_interval_s": 0.1},
         "log_level": "WARNING",
     }

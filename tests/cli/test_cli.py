@@ -22,6 +22,7 @@ def aima(tmp_path: Path):  # type: ignore[no-untyped-def]
         "AIMA_ENV": "test",
         "AIMA_AUTH__JWT_SECRET": TEST_SECRET,
         "AIMA_JOBS__CHUNK_S": "2",
+        "AIMA_JOBS__DEFAULT_ANALYZERS": '["thumbnails"]',
     }
     env.pop("AIMA_DATABASE_URL", None)
 

@@ -15,6 +15,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from aima.core.errors import ConfigError
 
 
+DEFAULT_ANALYZERS = (
+    "thumbnails",
+    "faces",
+    "emotion",
+    "bodies",
+    "nsfw",
+    "ocr",
+    "vad",
+    "transcribe",
+    "speakers",
+)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,7 +62,10 @@ class JobSettings(_Section):
     backoff_base_s: float = Field(default=5, ge=0)
     backoff_max_s: float = Field(default=600, ge=0)
     chunk_s: float = Field(default=60, gt=0, description="media seconds per checkpoint chunk")
-    default_analyzers: list[str] = Field(default_factory=lambda: ["thumbnails"])
+    default_analyzers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ANALYZERS),
+        description="analyzers queued for new media when none are named",
+    )
 
 
 class DecodeSettings(_Section):
