@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
@@ -74,14 +75,17 @@ class ChunkData:
         self._decoder = decoder
         self._frames: list[Frame] | BaseException | None = None
         self._audio: AudioSpan | BaseException | None = None
+        self.decode_s = 0.0  # time spent decoding, kept apart from the analyzers' own time
 
     @property
     def frames(self) -> list[Frame]:
         if self._frames is None:
+            started = time.perf_counter()
             try:
                 self._frames = self._need().frames(self.chunk.start_s, self.chunk.end_s)
             except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
                 self._frames = exc
+            self.decode_s += time.perf_counter() - started
         if isinstance(self._frames, BaseException):
             raise self._frames
         return self._frames
@@ -89,10 +93,12 @@ class ChunkData:
     @property
     def audio(self) -> AudioSpan:
         if self._audio is None:
+            started = time.perf_counter()
             try:
                 self._audio = self._need().audio(self.chunk.start_s, self.chunk.end_s)
             except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
                 self._audio = exc
+            self.decode_s += time.perf_counter() - started
         if isinstance(self._audio, BaseException):
             raise self._audio
         return self._audio
