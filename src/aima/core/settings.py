@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aima.core.errors import ConfigError
 
-
 DEFAULT_ANALYZERS = (
     "thumbnails",
     "faces",
