@@ -175,7 +175,7 @@ def make_scenario(
         "-f", "concat", "-safe", "0", "-i", str(concat),
         "-i", str(wav),
         "-map", "0:v", "-map", "1:a", "-vf", vf,
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(fps * 4),
+        "-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-g", str(fps * 4),
         "-c:a", "aac", "-b:a", "96k", "-ac", "1",
         "-t", f"{duration:.3f}", "-movflags", "+faststart", str(out),
     ]  # fmt: skip
