@@ -33,7 +33,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ff.Runs]:
     root = tmp_path_factory.mktemp("emotion")
     rt = build_runtime(
         make_settings(
-            root / "data", f"sqlite:///{root / 'aima.db'}", decode={"max_interval_s": 1.0}
+            root / "data",
+            f"sqlite:///{root / 'aima.db'}",
+            decode={"max_interval_s": 1.0, "duplicate_threshold": 0.0},
         )
     )
     makers: dict[str, Any] = {

@@ -51,7 +51,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ff.Runs]:
         make_settings(
             root / "data",
             f"sqlite:///{root / 'aima.db'}",
-            decode={"max_interval_s": 1.0},  # keyframes at 0, 1 | 2, 3 | 4 s (2-s chunks)
+            # keyframes at 0, 1 | 2, 3 | 4 s (2-s chunks); still pictures are not skipped as duplicates
+            decode={"max_interval_s": 1.0, "duplicate_threshold": 0.0},
         )
     )
     ast, messi = ff.astronaut(), ff.messi()
