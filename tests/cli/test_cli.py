@@ -88,3 +88,12 @@ def test_users_and_unknown_ids(aima) -> None:  # type: ignore[no-untyped-def]
     assert "already exists" in dup.stderr
     missing = aima("jobs", "show", "job_missing", check=1)
     assert "not found" in missing.stderr
+
+
+def test_models_lists_every_bundled_model_as_available(aima) -> None:  # type: ignore[no-untyped-def]
+    rows = json.loads(aima("models", "--json").stdout)
+    required = [r for r in rows if r["required"]]
+    assert {r["analyzer"] for r in required} >= {"faces", "nsfw", "ocr", "vad", "speakers"}
+    assert all(r["status"] == "available" and len(r["sha256"]) == 64 for r in required)
+    optional = [r for r in rows if not r["required"]]
+    assert optional and all(r["how_to_get"] for r in optional)  # e.g. Whisper, ArcFace
