@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--noise", type=int, default=4, help="film grain 0-100 (sets the bitrate)")
     parser.add_argument("--baseline", action="store_true")
     args = parser.parse_args()
     repeat = max(1, round(args.minutes * 60 / BLOCK_S))
@@ -93,11 +94,12 @@ def main() -> None:
             height=args.height,
             fps=args.fps,
             repeat=repeat,
-            noise=12,
+            noise=args.noise,
         )
+        mbps = scenario.video.stat().st_size * 8 / scenario.duration_s / 1e6
         say(
             f"generated {scenario.duration_s / 60:.1f} min {args.width}x{args.height}@{args.fps} "
-            f"H.264 with speech in {time.perf_counter() - t0:.0f}s"
+            f"H.264 ({mbps:.0f} Mb/s) with speech in {time.perf_counter() - t0:.0f}s"
         )
         rt = _runtime(root, "aima")
         media_id = rt.ingest.ingest_file(scenario.video, cli_principal(), analyze=False).media_id

@@ -132,6 +132,12 @@ def _audio(repeat: int) -> tuple[NDArray[np.float32], list[Span], list[str]]:
     return total, spans, sentences
 
 
+def _ffmpeg(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not render the scenario: {proc.stderr.decode()[-800:]}")
+
+
 def make_scenario(
     directory: Path,
     *,
@@ -160,16 +166,16 @@ def make_scenario(
             stills.append((path, b - a))
     concat = directory / f"{name}.ffconcat"
     lines = ["ffconcat version 1.0"]
-    for _ in range(repeat):
-        for path, seconds in stills:
-            lines += [f"file '{path.resolve()}'", f"duration {seconds}"]
+    for path, seconds in stills:
+        lines += [f"file '{path.resolve()}'", f"duration {seconds}"]
     lines.append(f"file '{stills[-1][0].resolve()}'")
     concat.write_text("\n".join(lines) + "\n")
     audio, speech, sentences = _audio(repeat)
-    wav = write_wav(directory / f"{name}.wav", audio)
-    out = directory / f"{name}.mp4"
+    wav = write_wav(directory / f"{name}.wav", audio[: round(BLOCK_S * RATE)])
+    out = directory / (f"{name}.mp4" if repeat == 1 else f"{name}_block.mp4")
     vf = f"fps={fps},format=yuv420p" + (f",noise=alls={noise}:allf=t" if noise else "")
     duration = BLOCK_S * repeat
+    # one block is encoded; longer videos repeat it by stream copy (fast, same bitstream)
     cmd = [
         tool_path("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-y",
         "-f", "concat", "-safe", "0", "-i", str(concat),
@@ -177,11 +183,20 @@ def make_scenario(
         "-map", "0:v", "-map", "1:a", "-vf", vf,
         "-c:v", "libx264", "-preset", "superfast", "-crf", "23", "-g", str(fps * 4),
         "-c:a", "aac", "-b:a", "96k", "-ac", "1",
-        "-t", f"{duration:.3f}", "-movflags", "+faststart", str(out),
+        "-t", f"{BLOCK_S:.3f}", "-movflags", "+faststart", str(out),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg could not render the scenario: {proc.stderr.decode()[-800:]}")
+    _ffmpeg(cmd)
+    if repeat > 1:
+        blocks = directory / f"{name}_blocks.ffconcat"
+        block_lines = [f"file '{out.resolve()}'" for _ in range(repeat)]
+        blocks.write_text("ffconcat version 1.0\n" + "\n".join(block_lines) + "\n")
+        out = directory / f"{name}.mp4"
+        concat_copy = [
+            tool_path("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-y",
+            "-f", "concat", "-safe", "0", "-i", str(blocks),
+            "-c", "copy", "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        _ffmpeg(concat_copy)
     faces_truth = [
         Span(kind, b * BLOCK_S + start, b * BLOCK_S + end)
         for b in range(repeat)
