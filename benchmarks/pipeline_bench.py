@@ -18,24 +18,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from aima.core.settings import Settings
+from aima.core.settings import DEFAULT_ANALYZERS, Settings
 from aima.media.scenario import BLOCK_S, make_scenario
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from aima.store.models import JobChunk
 from benchmarks.common import peak_rss_mb, say, table
 
-ANALYZERS = [
-    "thumbnails",
-    "faces",
-    "emotion",
-    "bodies",
-    "nsfw",
-    "ocr",
-    "vad",
-    "transcribe",
-    "speakers",
-]
+ANALYZERS = list(DEFAULT_ANALYZERS)
 
 
 def _runtime(

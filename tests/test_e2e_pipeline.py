@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from aima.core.settings import DEFAULT_ANALYZERS
 from aima.jobs.states import JobState
 from aima.media.scenario import Scenario, make_scenario
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import create_pg_database, drop_pg_database, make_settings
 
-ALL = ["thumbnails", "faces", "emotion", "bodies", "nsfw", "ocr", "vad", "transcribe", "speakers"]
+ALL = list(DEFAULT_ANALYZERS)
 pytestmark = pytest.mark.slow
 
 
