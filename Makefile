@@ -22,7 +22,11 @@ test: setup
 	@bash scripts/test.sh
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) -m benchmarks.ingest_bench --postgres
+	$(PY) -m benchmarks.ledger_bench
+	$(PY) -m benchmarks.keyframes_bench
+	$(PY) -m benchmarks.pipeline_bench --minutes 10
+	$(PY) -m benchmarks.pipeline_bench --minutes 2 --baseline
 
 clean:
 	rm -rf $(VENV) aima-data .pytest_cache .mypy_cache .ruff_cache
