@@ -127,3 +127,23 @@ def test_subtitles_carry_speaker_labels_and_exact_times() -> None:
     assert "1\n00:00:00,500 --> 00:00:02,500\n[S1] hello there\n" in srt
     assert "2\n00:00:02,800 --> 00:00:05,000\n" in srt
     assert to_srt([]) == ""
+
+
+def test_visual_spans_last_until_the_next_keyframe() -> None:
+    results = {
+        "nsfw": {"frames": [{"t": 0.0}, {"t": 2.0}, {"t": 5.0}, {"t": 8.0}], "spans": []},
+        "ocr": {"lines": [{"text": "EXIT", "start": 2.0, "end": 2.0, "confidence": 0.9}]},
+        "faces": {
+            "faces": [{"t": 8.0, "box": [0, 0, 1, 1], "confidence": 0.9}],
+            "tracks": [{"id": 0, "start": 8.0, "end": 8.0, "detections": [0]}],
+        },
+    }
+    tl = build_timeline({"id": "m", "duration_s": 10.0}, results, {})
+    (line,) = tl["tracks"]["ocr"]
+    assert (line["start"], line["end"], line["seen_until"]) == (2.0, 5.0, 2.0)
+    (face,) = tl["tracks"]["faces"]
+    assert (face["start"], face["end"]) == (8.0, 10.0)  # last keyframe: until the media ends
+    # without a keyframe grid nothing is extended
+    assert (
+        build_timeline({"id": "m"}, {"ocr": results["ocr"]}, {})["tracks"]["ocr"][0]["end"] == 2.0
+    )

@@ -23,6 +23,36 @@ from aima.analyzers._tracking import iou
 Result = dict[str, Any]
 
 
+def keyframe_grid(results: dict[str, Result]) -> list[float]:
+    """Every analysed keyframe time, from a result that lists its frames (e.g. nsfw)."""
+    times: set[float] = set()
+    for data in results.values():
+        frames = data.get("frames") if isinstance(data, dict) else None
+        if isinstance(frames, list):
+            times.update(float(f["t"]) for f in frames if isinstance(f, dict) and "t" in f)
+    return sorted(times)
+
+
+def extend_to_next_keyframe(
+    spans: list[dict[str, Any]], grid: list[float], duration: float | None
+) -> list[dict[str, Any]]:
+    """A thing last seen at keyframe t is shown until the next keyframe (exclusive) or the end.
+
+    Keyframes are kept at shot changes and whenever the picture changed within the
+    maximum interval; frames in between were near-duplicates of the last kept one. So
+    the next keyframe is the first moment the content is known to differ. ``seen_until``
+    keeps the last keyframe where it was actually observed.
+    """
+    if not grid:
+        return spans
+    out = []
+    for span in spans:
+        later = [t for t in grid if t > span["end"] + 1e-6]
+        end = later[0] if later else (duration or span["end"])
+        out.append({**span, "seen_until": span["end"], "end": round(max(end, span["end"]), 3)})
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
@@ -138,22 +168,34 @@ def build_timeline(
     media: dict[str, Any], results: dict[str, Result], sources: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     """One timeline for one media from its accepted results (analyzer name -> result data)."""
-    faces = face_tracks(results.get("faces"), results.get("emotion"))
+    grid = keyframe_grid(results)
+    duration = media.get("duration_s")
+    faces = extend_to_next_keyframe(
+        face_tracks(results.get("faces"), results.get("emotion")), grid, duration
+    )
     said = transcript(results.get("transcribe"), results.get("speakers"))
     speakers = speaker_tracks(results.get("speakers"))
-    ocr = [
-        {k: line.get(k) for k in ("start", "end", "text", "language", "confidence", "box")}
-        for line in (results.get("ocr") or {}).get("lines", [])
-    ]
-    bodies = [
-        {
-            "id": f"body-{t['id']}",
-            "start": t["start"],
-            "end": t["end"],
-            "boxes": len(t.get("boxes", [])),
-        }
-        for t in (results.get("bodies") or {}).get("tracks", [])
-    ]
+    ocr = extend_to_next_keyframe(
+        [
+            {k: line.get(k) for k in ("start", "end", "text", "language", "confidence", "box")}
+            for line in (results.get("ocr") or {}).get("lines", [])
+        ],
+        grid,
+        duration,
+    )
+    bodies = extend_to_next_keyframe(
+        [
+            {
+                "id": f"body-{t['id']}",
+                "start": t["start"],
+                "end": t["end"],
+                "boxes": len(t.get("boxes", [])),
+            }
+            for t in (results.get("bodies") or {}).get("tracks", [])
+        ],
+        grid,
+        duration,
+    )
     nsfw = (results.get("nsfw") or {}).get("spans", [])
     speech = (results.get("vad") or {}).get("segments", [])
     words = sum(len(s["words"]) for s in said)
