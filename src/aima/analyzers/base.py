@@ -73,40 +73,35 @@ class ChunkData:
         self.chunk = chunk
         self.upstream = upstream or {}
         self._decoder = decoder
-        self._frames: list[Frame] | BaseException | None = None
-        self._audio: AudioSpan | BaseException | None = None
+        self._decoded: dict[str, Any] = {}  # "frames" / "audio" -> value or the error raised
         self.decode_s = 0.0  # time spent decoding, kept apart from the analyzers' own time
 
     @property
     def frames(self) -> list[Frame]:
-        if self._frames is None:
-            started = time.perf_counter()
-            try:
-                self._frames = self._need().frames(self.chunk.start_s, self.chunk.end_s)
-            except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
-                self._frames = exc
-            self.decode_s += time.perf_counter() - started
-        if isinstance(self._frames, BaseException):
-            raise self._frames
-        return self._frames
+        frames: list[Frame] = self._decode("frames")
+        return frames
 
     @property
     def audio(self) -> AudioSpan:
-        if self._audio is None:
+        audio: AudioSpan = self._decode("audio")
+        return audio
+
+    def _decode(self, what: str) -> Any:
+        if what not in self._decoded:
+            if self._decoder is None:
+                raise RuntimeError("this chunk has no decoder (analysis outside a job)")
             started = time.perf_counter()
             try:
-                self._audio = self._need().audio(self.chunk.start_s, self.chunk.end_s)
+                self._decoded[what] = getattr(self._decoder, what)(
+                    self.chunk.start_s, self.chunk.end_s
+                )
             except Exception as exc:  # noqa: BLE001 - kept, re-raised to each analyzer that asks
-                self._audio = exc
+                self._decoded[what] = exc
             self.decode_s += time.perf_counter() - started
-        if isinstance(self._audio, BaseException):
-            raise self._audio
-        return self._audio
-
-    def _need(self) -> ChunkDecoder:
-        if self._decoder is None:
-            raise RuntimeError("this chunk has no decoder (analysis outside a job)")
-        return self._decoder
+        value = self._decoded[what]
+        if isinstance(value, BaseException):
+            raise value
+        return value
 
 
 @dataclass(frozen=True, slots=True)
