@@ -115,6 +115,56 @@ class ApiSettings(_Section):
     max_upload_files: int = Field(default=100, gt=0)
 
 
+class VectorSettings(_Section):
+    """The search index derived from the embeddings stored in the database."""
+
+    backend: Literal["faiss", "milvus"] = Field(
+        default="faiss", description="faiss: in-process; milvus: Milvus server or Milvus Lite file"
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="http://host:19530 for a server, or a file path for Milvus Lite; "
+        "<data_dir>/index/milvus.db if unset",
+    )
+    milvus_token: SecretStr | None = None
+    hnsw_threshold: int = Field(
+        default=1_000_000, ge=1, description="FAISS: exact search up to this many vectors, HNSW beyond"
+    )
+    hnsw_m: int = Field(default=32, ge=4, le=128)
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    snapshot: bool = Field(
+        default=True, description="FAISS: save the index under <data_dir>/index to load fast"
+    )
+
+
+class IdentitySettings(_Section):
+    """People across the library: thresholds per model live in ``aima.identity.calibration``."""
+
+    enabled: bool = Field(default=True, description="turn face/voice results into persons")
+    face_min_size_px: int = Field(default=40, ge=0, description="smaller faces may not found a person")
+    face_min_blur: float = Field(default=15.0, ge=0, description="blurrier faces may not found one")
+    face_min_frontal: float = Field(
+        default=0.35, ge=0, le=1, description="more profile faces may not found one"
+    )
+    voice_min_speech_s: float = Field(
+        default=2.0, ge=0, description="shorter speakers may not found a voice identity"
+    )
+    face_max_distance: float | None = Field(
+        default=None, gt=0, description="override the model's calibrated face match distance"
+    )
+    voice_max_distance: float | None = Field(
+        default=None, gt=0, description="override the model's calibrated voice match distance"
+    )
+    neighbours: int = Field(default=16, ge=1, le=256, description="k of the k-NN queries")
+    link_min_media: int = Field(
+        default=2, ge=1, description="media where face and voice co-occur before auto-linking"
+    )
+    link_min_confidence: float = Field(default=0.6, ge=0, le=1)
+    search_min_score: float = Field(
+        default=0.5, ge=0, le=1, description="default lowest calibrated score a search returns"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIMA_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -136,6 +186,8 @@ class Settings(BaseSettings):
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     plugins: list[str] = Field(
         default_factory=list, description="extra modules that register analyzers (import paths)"
     )
@@ -169,6 +221,10 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index"
 
     @property
     def blob_path(self) -> Path:

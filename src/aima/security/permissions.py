@@ -17,6 +17,10 @@ class Permission(StrEnum):
     JOBS_MANAGE_ALL = "jobs:manage_all"
     RESULTS_READ = "results:read"
     RESULTS_REVIEW = "results:review"  # accept a new analyzer version's results
+    PERSONS_READ = "persons:read"  # persons, dossiers, "seen before?"
+    PERSONS_MANAGE = "persons:manage"  # merge, split, reject, rename, link decisions, undo
+    SEARCH_TEXT = "search:text"  # transcripts and OCR of readable media
+    SEARCH_BIOMETRIC = "search:biometric"  # search by face photo or voice clip
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
     SYSTEM_READ = "system:read"
@@ -46,6 +50,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_MANAGE_ALL,
             P.RESULTS_READ,
             P.RESULTS_REVIEW,
+            P.PERSONS_READ,
+            P.PERSONS_MANAGE,
+            P.SEARCH_TEXT,
+            P.SEARCH_BIOMETRIC,
             P.SYSTEM_READ,
         }
     ),
@@ -58,10 +66,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_READ,
             P.JOBS_MANAGE,
             P.RESULTS_READ,
+            P.SEARCH_TEXT,  # within their own or granted media only
         }
     ),
     Role.VIEWER: frozenset(
-        {P.MEDIA_READ, P.MEDIA_READ_ALL, P.JOBS_READ, P.JOBS_READ_ALL, P.RESULTS_READ}
+        {
+            P.MEDIA_READ,
+            P.MEDIA_READ_ALL,
+            P.JOBS_READ,
+            P.JOBS_READ_ALL,
+            P.RESULTS_READ,
+            P.PERSONS_READ,
+            P.SEARCH_TEXT,
+        }
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.SYSTEM_READ}),
 }

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -193,3 +194,162 @@ class WorkerHeartbeat(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(16), default="idle")
     current_job: Mapped[str | None] = mapped_column(String(40))
+
+
+# --- people across the library (identity/) -------------------------------------------------
+
+
+class Person(Base):
+    """A stable identity. Unknown people are persons too (``name`` is None)."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256), index=True)
+    # A person merged into another (by a user or a face-voice link) redirects there.
+    merged_into: Mapped[str | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Observation(Base):
+    """One appearance of one face track or one speaker in one media, with its embedding.
+
+    The embedding here is the truth; vector indexes are derived from it through the
+    outbox. ``pinned`` observations were placed by a user (must-link): clustering
+    never moves them.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("result_id", "ref"),
+        Index("ix_observations_person_kind", "person_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # face | voice
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    result_id: Mapped[str] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), index=True)
+    collection: Mapped[str] = mapped_column(String(128), index=True)
+    model_id: Mapped[str] = mapped_column(String(256))
+    ref: Mapped[str] = mapped_column(String(64))  # "track:3", "speaker:S1"
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    spans: Mapped[list[list[float]]] = mapped_column(JSONType, default=list)
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    usable: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    dim: Mapped[int] = mapped_column(Integer)
+    crop: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    assigned_by: Mapped[str | None] = mapped_column(String(16))  # auto|recluster|user|link
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    distance: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannotLink(Base):
+    """A "this observation is not this person" constraint every clustering honours."""
+
+    __tablename__ = "cannot_links"
+
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[str] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    correction_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Correction(Base):
+    """A user's merge / split / reject / rename / link decision; ``payload`` can undo it."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class PersonLink(Base):
+    """Face person <-> voice identity, from active-speaker co-occurrence across media."""
+
+    __tablename__ = "person_links"
+    __table_args__ = (UniqueConstraint("face_person_id", "voice_person_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    face_person_id: Mapped[str] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    voice_person_id: Mapped[str] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # suggested|linked|confirmed|rejected
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentitySource(Base):
+    """An accepted result already turned into observations / text segments (idempotent sync)."""
+
+    __tablename__ = "identity_sources"
+
+    result_id: Mapped[str] = mapped_column(
+        ForeignKey("results.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    analyzer: Mapped[str] = mapped_column(String(64))
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TextSegment(Base):
+    """Searchable text: transcript segments and OCR lines (full-text indexed per dialect)."""
+
+    __tablename__ = "text_segments"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    result_id: Mapped[str] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # transcript | ocr
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class VectorOutbox(Base):
+    """Every change to an embedding row, in commit order; index consumers replay it."""
+
+    __tablename__ = "vector_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(128))
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VectorCursor(Base):
+    """How far a shared index (e.g. one Milvus server) has applied the outbox."""
+
+    __tablename__ = "vector_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    applied_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
