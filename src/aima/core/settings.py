@@ -128,7 +128,9 @@ class VectorSettings(_Section):
     )
     milvus_token: SecretStr | None = None
     hnsw_threshold: int = Field(
-        default=1_000_000, ge=1, description="FAISS: exact search up to this many vectors, HNSW beyond"
+        default=1_000_000,
+        ge=1,
+        description="FAISS: exact search up to this many vectors, HNSW beyond",
     )
     hnsw_m: int = Field(default=32, ge=4, le=128)
     hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
@@ -141,7 +143,9 @@ class IdentitySettings(_Section):
     """People across the library: thresholds per model live in ``aima.identity.calibration``."""
 
     enabled: bool = Field(default=True, description="turn face/voice results into persons")
-    face_min_size_px: int = Field(default=40, ge=0, description="smaller faces may not found a person")
+    face_min_size_px: int = Field(
+        default=40, ge=0, description="smaller faces may not found a person"
+    )
     face_min_blur: float = Field(default=15.0, ge=0, description="blurrier faces may not found one")
     face_min_frontal: float = Field(
         default=0.35, ge=0, le=1, description="more profile faces may not found one"
