@@ -13,7 +13,9 @@ from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.errors import ConfigError
 from aima.core.logging import configure_logging
 from aima.core.settings import Settings, load_settings
+from aima.identity.engine import IdentityEngine
 from aima.jobs.ledger import Ledger
+from aima.jobs.states import JobState
 from aima.pipeline.runner import JobRunner
 from aima.pipeline.worker import Worker, WorkerPool
 from aima.security.secrets import jwt_secret
@@ -21,12 +23,15 @@ from aima.security.tokens import TokenCodec
 from aima.services.ingest import IngestService
 from aima.services.jobs import JobService
 from aima.services.media import MediaService
+from aima.services.persons import PersonService
+from aima.services.search import SearchService
 from aima.services.system import SystemService
 from aima.services.timeline import TimelineService
 from aima.services.users import UserService
 from aima.store import migrate
 from aima.store.blobs import BlobStore, LocalBlobStore
 from aima.store.db import Database
+from aima.store.vectors import VectorStore, make_vector_store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,10 @@ class Runtime:
     media: MediaService
     system: SystemService
     timelines: TimelineService
+    vectors: VectorStore
+    identity: IdentityEngine
+    persons: PersonService
+    search: SearchService
     pool: WorkerPool | None = field(default=None)
 
     def make_worker(self, worker_id: str | None = None) -> Worker:
@@ -55,7 +64,19 @@ class Runtime:
             jobs=self.settings.jobs,
             worker=self.settings.worker,
             worker_id=worker_id,
+            after_job=self.after_job,
         )
+
+    def after_job(self, job_id: str | None, state: JobState | None) -> None:
+        """Results just landed (or a worker started): bring persons and the index up to date.
+
+        Never fails the job: identity sync is idempotent and retried after the next job,
+        by ``aima persons sync``, or when a worker starts.
+        """
+        try:
+            self.identity.sync()
+        except Exception:
+            log.exception("identity sync failed; it will be retried", extra={"job_id": job_id})
 
     def start_workers(self) -> None:
         if self.pool is None:
@@ -66,6 +87,7 @@ class Runtime:
         if self.pool is not None:
             self.pool.stop()
             self.pool = None
+        self.vectors.close()
         self.db.dispose()
 
 
@@ -105,6 +127,8 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         issuer=settings.auth.issuer,
         access_ttl_s=settings.auth.access_ttl_s,
     )
+    vectors = make_vector_store(settings, db)
+    identity = IdentityEngine(db, vectors, settings.identity)
     return Runtime(
         settings=settings,
         db=db,
@@ -119,5 +143,9 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         jobs=JobService(db, ledger, registry),
         media=MediaService(db, blobs),
         timelines=TimelineService(db),
+        vectors=vectors,
+        identity=identity,
+        persons=PersonService(db, identity),
+        search=SearchService(db, identity, registry, settings.limits, settings.decode),
         system=SystemService(db, blobs, worker_stale_s=max(30.0, 3 * settings.jobs.heartbeat_s)),
     )

@@ -20,6 +20,9 @@ DUMMY_PATH_PARAMS = {
     "sha256": "0" * 64,
     "username": "nobody-here",
     "result_id": "res_00000000000000000000000000000000",
+    "person_id": "per_00000000000000000000000000000000",
+    "link_id": "lnk_00000000000000000000000000000000",
+    "correction_id": "cor_00000000000000000000000000000000",
 }
 _counter = itertools.count()
 
@@ -37,6 +40,15 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
             "json": {"username": f"made-{next(_counter)}", "password": PASSWORD, "role": "viewer"}
         },
         ("PATCH", "/api/v1/users/{username}"): lambda: {"json": {"role": "viewer"}},
+        ("POST", "/api/v1/persons/{person_id}/merge"): lambda: {
+            "json": {"persons": [DUMMY_PATH_PARAMS["person_id"]]}
+        },
+        ("POST", "/api/v1/persons/{person_id}/split"): lambda: {"json": {"observations": [1]}},
+        ("POST", "/api/v1/persons/{person_id}/reject"): lambda: {"json": {"observations": [1]}},
+        ("PATCH", "/api/v1/persons/{person_id}"): lambda: {"json": {"name": "someone"}},
+        # a query file the service refuses at once (415): access is what is tested here
+        ("POST", "/api/v1/search/face"): lambda: {"files": {"file": ("q.jpg", samples["text"])}},
+        ("POST", "/api/v1/search/voice"): lambda: {"files": {"file": ("q.wav", samples["text"])}},
     }
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from aima import __version__
 from aima.api.errors import install_error_handlers
 from aima.api.metrics import install_metrics
-from aima.api.routes import admin, auth, health, jobs, media, results
+from aima.api.routes import admin, auth, health, jobs, media, persons, results, search
 from aima.runtime import Runtime
 from aima.web import install_ui
 
@@ -42,7 +42,7 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
     app.state.expect_worker = run_workers
     install_error_handlers(app)
     app.state.metrics = install_metrics(app, runtime)
-    for module in (health, auth, media, jobs, results, admin):
+    for module in (health, auth, media, jobs, results, persons, search, admin):
         app.include_router(module.router)
     install_ui(app)
     return app

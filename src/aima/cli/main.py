@@ -1,4 +1,5 @@
-"""``aima`` commands: serve, worker, ingest, jobs, users, db, storage, audit, analyzers."""
+"""``aima`` commands: serve, worker, ingest, jobs, users, persons, search, index, db, storage,
+audit, analyzers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from rich.table import Table
 
 from aima.cli.analyze import analyze, models_cmd, results_app, timeline_cmd
 from aima.cli.common import console, err, fail, guarded, print_json, progress_bar, runtime
+from aima.cli.index import index_app
 from aima.cli.jobs import jobs_app, run_jobs_here
+from aima.cli.persons import persons_app
+from aima.cli.search import search_app
 from aima.cli.users import users_app
 from aima.core.logging import configure_logging
 from aima.core.settings import load_settings
@@ -22,6 +26,9 @@ app = typer.Typer(help="AIMA: self-hosted AI media analysis.", no_args_is_help=T
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(results_app, name="results")
+app.add_typer(persons_app, name="persons")
+app.add_typer(search_app, name="search")
+app.add_typer(index_app, name="index")
 app.command("analyze")(analyze)
 app.command("timeline")(timeline_cmd)
 app.command("models")(models_cmd)

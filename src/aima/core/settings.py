@@ -144,11 +144,14 @@ class IdentitySettings(_Section):
 
     enabled: bool = Field(default=True, description="turn face/voice results into persons")
     face_min_size_px: int = Field(
-        default=40, ge=0, description="smaller faces may not found a person"
+        default=32, ge=0, description="smaller faces may not found a person"
     )
     face_min_blur: float = Field(default=15.0, ge=0, description="blurrier faces may not found one")
     face_min_frontal: float = Field(
-        default=0.35, ge=0, le=1, description="more profile faces may not found one"
+        default=0.15,
+        ge=0,
+        le=1,
+        description="more profile faces may not found one (three-quarter views score 0.17-0.30)",
     )
     voice_min_speech_s: float = Field(
         default=2.0, ge=0, description="shorter speakers may not found a voice identity"

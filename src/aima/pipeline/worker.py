@@ -62,6 +62,7 @@ class Worker:
         worker: WorkerSettings,
         worker_id: str | None = None,
         hook_factory: Callable[[str], ProgressHook] | None = None,
+        after_job: Callable[[str | None, JobState | None], None] | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -71,6 +72,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self.stop_event = threading.Event()
         self.hook_factory = hook_factory or (lambda _job_id: no_progress)
+        self.after_job = after_job or (lambda _job_id, _state: None)
 
     def register(self) -> None:
         with self.db.session() as s:
@@ -109,6 +111,7 @@ class Worker:
                 should_stop=lambda: hb.lost.is_set() or self.stop_event.is_set(),
             )
             log.info("job finished", extra={"job_id": claim.job_id, "state": state.value})
+            self.after_job(claim.job_id, state)
         except LeaseLost:
             log.warning(
                 "lease lost; another worker owns the job now", extra={"job_id": claim.job_id}
@@ -136,6 +139,7 @@ class Worker:
     def run_forever(self, *, idle_exit: bool = False) -> None:
         """Loop until ``stop()``; with ``idle_exit`` return once the queue is empty."""
         self.register()
+        self.after_job(None, None)  # catch up on results a crashed worker left behind
         while not self.stop_event.is_set():
             try:
                 ran = self.run_once()

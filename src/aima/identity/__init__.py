@@ -1,0 +1,1 @@
+"""People across the library: observations, persons, face-voice links and dossiers."""

@@ -1,0 +1,866 @@
+"""The person dossier: everything the library knows about one person, every fact cited.
+
+A dossier is a list of :class:`Fact` s, each one plain sentence plus the data behind
+it and at least one :class:`Citation` (media, time range, analyzer, result row,
+confidence). Sections (appearances, faces, voice, emotions, what they said, text
+seen near them, flags, company, face-voice links) list fact ids, so a later LLM
+summary can cite exactly the same ``F<n>`` ids a reviewer sees here. Ids are stable
+within one dossier: sections are built in a fixed order, each sorted
+deterministically (media by upload time then id, items by time).
+
+Nothing is inferred beyond what the rows say: a missing analyzer becomes a note
+("not analysed"), never an empty = negative finding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, defer
+
+from aima.analyzers._tracking import iou
+from aima.core.clock import utcnow
+from aima.core.errors import NotFound
+from aima.store.models import AnalysisResult, Media, Observation, Person, PersonLink, TextSegment
+
+SCHEMA = "aima.dossier/1"
+SECTIONS = (
+    "appearances",
+    "representative_faces",
+    "voice_samples",
+    "emotions",
+    "said",
+    "text_seen",
+    "flags",
+    "appears_with",
+    "voice_links",
+)
+# Analyzers whose accepted result the dossier reads directly (others come via rows).
+_ANALYZERS = ("faces", "emotion", "speakers", "nsfw")
+_OBS_ANALYZER = {"face": "faces", "voice": "speakers"}  # where each observation kind comes from
+OCR_WINDOW_S = 1.0  # OCR text this close to an on-screen span counts as "seen near them"
+T_EPS = 1e-3  # keyframe times of two analyzers of one job agree to this
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a fact comes from: one result row of one media, over a time range."""
+
+    media_id: str
+    media_name: str
+    start: float
+    end: float
+    analyzer: str
+    result_id: str
+    confidence: float | None
+    observation_id: int | None = None
+
+
+@dataclass(slots=True)
+class Fact:
+    """One statement about the person with the evidence for it."""
+
+    id: str
+    kind: str
+    statement: str
+    data: dict[str, Any]
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DossierLimits:
+    """How much of each long list a dossier shows (the rest is counted in ``notes``)."""
+
+    faces: int = 4
+    voice_samples: int = 3
+    said: int = 50
+    text_seen: int = 50
+    citations: int = 5
+
+
+# --- small interval helpers -----------------------------------------------------------------
+
+
+def _spans(obs: Observation) -> list[Span]:
+    raw = obs.spans or [[obs.start, obs.end]]
+    return [(float(a), float(b)) for a, b in raw]
+
+
+def _union(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, merged intervals (touching ones merge; zero-length ones are kept)."""
+    out: list[Span] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _length(spans: Iterable[Span]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    """Closed-interval intersections, so two people in one photo (all spans [0, 0]) meet."""
+    return [(max(x0, y0), min(x1, y1)) for x0, x1 in a for y0, y1 in b if x0 <= y1 and y0 <= x1]
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def timestamp(t: float) -> str:
+    """``HH:MM:SS.s`` (tenths), as citations print times."""
+    tenths = round(t * 10)
+    return f"{tenths // 36000:02d}:{tenths // 600 % 60:02d}:{tenths % 600 / 10:04.1f}"
+
+
+def _when(start: float, end: float) -> str:
+    return timestamp(start) if abs(end - start) < 0.05 else f"{timestamp(start)}–{timestamp(end)}"
+
+
+def _track_id(obs: Observation) -> int | None:
+    kind, _, key = obs.ref.partition(":")
+    return int(key) if kind == "track" and key.lstrip("-").isdigit() else None
+
+
+def _speaker_id(obs: Observation) -> str | None:
+    kind, _, key = obs.ref.partition(":")
+    return key if kind == "speaker" else None
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def _live_person(session: Session, person_id: str) -> Person:
+    """The person an id stands for now, following merges (cycles stop where they repeat)."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(
+            f"person {person_id!r} does not exist; list persons to find its id",
+            details={"person_id": person_id},
+        )
+    seen = {person.id}
+    while person.merged_into and person.merged_into not in seen:
+        target = session.get(Person, person.merged_into)
+        if target is None:
+            break
+        seen.add(target.id)
+        person = target
+    return person
+
+
+def _merged_ids(session: Session, live_id: str) -> list[str]:
+    """Every person merged (directly or through a chain) into ``live_id``."""
+    found: set[str] = set()
+    frontier = {live_id}
+    while frontier:
+        rows = session.execute(select(Person.id).where(Person.merged_into.in_(frontier))).scalars()
+        frontier = {r for r in rows if r not in found and r != live_id}
+        found |= frontier
+    return sorted(found)
+
+
+class _Resolver:
+    """Maps any person id to its live person (one query per merge depth, cached)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.persons: dict[str, Person] = {}
+
+    def load(self, ids: Iterable[str]) -> None:
+        tried: set[str] = set()
+        todo = {i for i in ids if i not in self.persons}
+        while todo:
+            tried |= todo
+            for p in self.session.execute(select(Person).where(Person.id.in_(todo))).scalars():
+                self.persons[p.id] = p
+            todo = {
+                p.merged_into
+                for p in self.persons.values()
+                if p.merged_into and p.merged_into not in self.persons
+            } - tried
+
+    def live(self, person_id: str) -> str:
+        seen = {person_id}
+        current = self.persons.get(person_id)
+        while current is not None and current.merged_into and current.merged_into not in seen:
+            seen.add(current.merged_into)
+            nxt = self.persons.get(current.merged_into)
+            if nxt is None:
+                break
+            current = nxt
+        return current.id if current is not None else person_id
+
+    def name(self, person_id: str) -> str | None:
+        p = self.persons.get(person_id)
+        return p.name if p is not None else None
+
+    def label(self, person_id: str) -> str:
+        return self.name(person_id) or f"Unknown person {person_id}"
+
+
+# --- the builder ------------------------------------------------------------------------------
+
+
+class _Builder:
+    """Loads one person's rows once; each section method then appends its facts in order."""
+
+    def __init__(self, session: Session, person: Person, limits: DossierLimits) -> None:
+        self.s = session
+        self.person = person
+        self.limits = limits
+        self.merged = _merged_ids(session, person.id)
+        self.ids = {person.id, *self.merged}
+        self.facts: list[Fact] = []
+        self.sections: dict[str, list[str]] = {name: [] for name in SECTIONS}
+        self.notes: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        s = self.s
+        media_ids = set(
+            s.execute(
+                select(Observation.media_id).where(Observation.person_id.in_(self.ids)).distinct()
+            ).scalars()
+        )
+        self.media: list[Media] = list(
+            s.execute(
+                select(Media).where(Media.id.in_(media_ids)).order_by(Media.created_at, Media.id)
+            ).scalars()
+        )
+        self.media_by_id = {m.id: m for m in self.media}
+        # every observation in these media: ours, the company's, the other side of a link
+        all_obs = list(
+            s.execute(
+                select(Observation)
+                .options(defer(Observation.embedding))
+                .where(Observation.media_id.in_(media_ids))
+                .order_by(Observation.id)
+            ).scalars()
+        )
+        self.resolver = _Resolver(s)
+        self.links = list(
+            s.execute(
+                select(PersonLink)
+                .where(
+                    or_(
+                        PersonLink.face_person_id.in_(self.ids),
+                        PersonLink.voice_person_id.in_(self.ids),
+                    )
+                )
+                .order_by(PersonLink.id)
+            ).scalars()
+        )
+        self.resolver.load(
+            {o.person_id for o in all_obs if o.person_id}
+            | {p for link in self.links for p in (link.face_person_id, link.voice_person_id)}
+        )
+        self.obs_by_media: dict[str, list[Observation]] = defaultdict(list)
+        for o in all_obs:
+            self.obs_by_media[o.media_id].append(o)
+        self.owner = {o.id: self.resolver.live(o.person_id) for o in all_obs if o.person_id}
+        self.order = {m.id: i for i, m in enumerate(self.media)}
+        self._mine: dict[str, list[Observation]] = defaultdict(list)
+        for o in all_obs:
+            if self.owner.get(o.id) == self.person.id:
+                self._mine[o.media_id].append(o)
+
+        # accepted results, newest per (media, analyzer), each media's loaded once
+        self.results: dict[str, dict[str, AnalysisResult]] = defaultdict(dict)
+        rows = s.execute(
+            select(AnalysisResult)
+            .where(
+                AnalysisResult.media_id.in_(media_ids),
+                AnalysisResult.accepted.is_(True),
+                AnalysisResult.analyzer.in_(_ANALYZERS),
+            )
+            .order_by(AnalysisResult.created_at, AnalysisResult.id)
+        ).scalars()
+        self.by_id: dict[str, AnalysisResult] = {}
+        for r in rows:
+            self.results[r.media_id][r.analyzer] = r
+            self.by_id[r.id] = r
+        # their observations keep pointing at the result they came from, accepted or not
+        missing = {o.result_id for obs in self._mine.values() for o in obs} - set(self.by_id)
+        if missing:
+            for r in s.execute(
+                select(AnalysisResult).where(AnalysisResult.id.in_(missing))
+            ).scalars():
+                self.by_id[r.id] = r
+        self.segments: dict[str, list[TextSegment]] = defaultdict(list)
+        for seg in s.execute(
+            select(TextSegment)
+            .where(TextSegment.media_id.in_(media_ids))
+            .order_by(TextSegment.start, TextSegment.id)
+        ).scalars():
+            self.segments[seg.media_id].append(seg)
+
+    # helpers ------------------------------------------------------------------------------
+
+    def mine(self, media_id: str, kind: str | None = None) -> list[Observation]:
+        return [o for o in self._mine.get(media_id, []) if kind is None or o.kind == kind]
+
+    def cite(
+        self,
+        media_id: str,
+        start: float,
+        end: float,
+        analyzer: str,
+        result_id: str,
+        confidence: float | None,
+        observation_id: int | None = None,
+    ) -> Citation:
+        return Citation(
+            media_id=media_id,
+            media_name=self.media_by_id[media_id].original_name,
+            start=_r(start),
+            end=_r(end),
+            analyzer=analyzer,
+            result_id=result_id,
+            confidence=None if confidence is None else round(float(confidence), 4),
+            observation_id=observation_id,
+        )
+
+    def cite_obs(self, o: Observation, span: Span | None = None) -> Citation:
+        start, end = span or (o.start, o.end)
+        analyzer = _OBS_ANALYZER.get(o.kind, o.kind)
+        return self.cite(o.media_id, start, end, analyzer, o.result_id, o.confidence, o.id)
+
+    def cite_segment(self, seg: TextSegment, analyzer: str) -> Citation:
+        return self.cite(seg.media_id, seg.start, seg.end, analyzer, seg.result_id, seg.confidence)
+
+    def cite_turn(self, o: Observation, span: Span) -> Citation:
+        """A voice observation over ``span``, with the confidence of the turn covering it most."""
+        r, sid = self.by_id.get(o.result_id), _speaker_id(o)
+        conf, best = o.confidence, 0.0
+        for turn in r.data.get("turns", []) if r is not None else []:
+            a, b = float(turn["start"]), float(turn["end"])
+            hit = _intersect([span], [(a, b)])
+            if str(turn.get("speaker")) == sid and hit and _length(hit) >= best:
+                conf, best = float(turn.get("confidence", conf)), _length(hit)
+        return self.cite(o.media_id, span[0], span[1], "speakers", o.result_id, conf, o.id)
+
+    def add(
+        self, section: str, kind: str, statement: str, data: dict[str, Any], cites: list[Citation]
+    ) -> None:
+        """Append a fact; one without a citation with a confidence is a bug, not output."""
+        if not any(c.confidence is not None for c in cites):
+            raise AssertionError(f"fact {kind!r} has no citation with a confidence")
+        fact = Fact(f"F{len(self.facts) + 1}", kind, statement, data, cites)
+        self.facts.append(fact)
+        self.sections[section].append(fact.id)
+
+    def name(self, media_id: str) -> str:
+        return self.media_by_id[media_id].original_name
+
+    # sections -----------------------------------------------------------------------------
+
+    def appearances(self) -> dict[str, Any]:
+        totals = {"on_screen_s": 0.0, "speaking_s": 0.0}
+        first: dict[str, Any] | None = None
+        last: dict[str, Any] | None = None
+        for m in self.media:
+            faces, voices = self.mine(m.id, "face"), self.mine(m.id, "voice")
+            seen = _union(sp for o in faces for sp in _spans(o))
+            heard = _union(sp for o in voices for sp in _spans(o))
+            present = _union([*seen, *heard])
+            if not present:
+                continue
+            on_screen, speaking = _r(_length(seen)), _r(_length(heard))
+            totals["on_screen_s"] += on_screen
+            totals["speaking_s"] += speaking
+            t0, t1 = present[0][0], present[-1][1]
+            if first is None:
+                first = {"media_id": m.id, "media_name": m.original_name, "t": _r(t0)}
+            last = {"media_id": m.id, "media_name": m.original_name, "t": _r(t1)}
+            where = "" if m.kind == "image" else f" from {timestamp(t0)} to {timestamp(t1)}"
+            statement = (
+                f"Appears in {m.original_name}{where}: {on_screen:g} s on screen, "
+                f"{speaking:g} s speaking."
+            )
+            data = {
+                "media_id": m.id,
+                "media_name": m.original_name,
+                "media_kind": m.kind,
+                "first_seen": _r(t0),
+                "last_seen": _r(t1),
+                "on_screen_s": on_screen,
+                "speaking_s": speaking,
+                "on_screen_spans": [[_r(a), _r(b)] for a, b in seen],
+                "speaking_spans": [[_r(a), _r(b)] for a, b in heard],
+                "face_tracks": len(faces),
+                "speakers": sorted({_speaker_id(o) or o.ref for o in voices}),
+            }
+            self.add(
+                "appearances",
+                "appearance",
+                statement,
+                data,
+                [self.cite_obs(o) for o in [*faces, *voices]],
+            )
+        return {
+            "media_count": len(self.sections["appearances"]),
+            "first_seen": first,
+            "last_seen": last,
+            "on_screen_s": _r(totals["on_screen_s"]),
+            "speaking_s": _r(totals["speaking_s"]),
+            "face_observations": sum(len(self.mine(m.id, "face")) for m in self.media),
+            "voice_observations": sum(len(self.mine(m.id, "voice")) for m in self.media),
+        }
+
+    def _track(self, o: Observation) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The faces-result track behind a face observation, with that result's faces."""
+        r, k = self.by_id.get(o.result_id), _track_id(o)
+        if r is None or k is None:
+            return None
+        for track in r.data.get("tracks", []):
+            if track.get("id") == k:
+                return track, r.data.get("faces", [])
+        return None
+
+    def representative_faces(self) -> None:
+        """Best crops, one per media first (variety), then the next best overall."""
+        faces = [o for m in self.media for o in self.mine(m.id, "face") if o.crop]
+        ranked = sorted(faces, key=lambda o: (not o.usable, -o.confidence, -o.count, o.id))
+        picked: list[Observation] = []
+        for o in ranked:
+            if o.media_id not in {p.media_id for p in picked}:
+                picked.append(o)
+        picked += [o for o in ranked if o not in picked]
+        for o in picked[: self.limits.faces]:
+            t, conf = o.start, o.confidence
+            found = self._track(o)
+            if found is not None:
+                track, detections = found
+                best = track.get("best")
+                if isinstance(best, int) and 0 <= best < len(detections):
+                    t = float(detections[best].get("t", t))
+                    conf = float(detections[best].get("confidence", conf))
+            self.add(
+                "representative_faces",
+                "face_crop",
+                f"Face crop from {self.name(o.media_id)} at {timestamp(t)} "
+                f"(detection confidence {conf:.2f}).",
+                {"crop": o.crop, "media_id": o.media_id, "t": _r(t), "usable": o.usable},
+                [self.cite(o.media_id, t, t, "faces", o.result_id, conf, o.id)],
+            )
+
+    def voice_samples(self) -> None:
+        """The longest turns of this person's voice, across media."""
+        turns = [(sp, o) for m in self.media for o in self.mine(m.id, "voice") for sp in _spans(o)]
+        turns.sort(key=lambda x: (x[0][0] - x[0][1], self.order[x[1].media_id], x[0][0]))
+        for (a, b), o in turns[: self.limits.voice_samples]:
+            self.add(
+                "voice_samples",
+                "voice_sample",
+                f"Voice sample in {self.name(o.media_id)} {_when(a, b)} ({b - a:.1f} s).",
+                {"media_id": o.media_id, "start": _r(a), "end": _r(b), "duration_s": _r(b - a)},
+                [self.cite_turn(o, (a, b))],
+            )
+
+    def emotions(self) -> None:
+        """Emotion detections joined to this person's face tracks, pooled per detection."""
+        sums: dict[str, float] = defaultdict(float)
+        n = 0
+        cites: list[Citation] = []
+        missing: list[str] = []
+        for m in self.media:
+            faces = self.mine(m.id, "face")
+            if not faces:
+                continue
+            emo_row = self.results[m.id].get("emotion")
+            if emo_row is None:
+                missing.append(m.original_name)
+                continue
+            joined: dict[str, dict[int, list[dict[str, Any]]]] = {}
+            for o in faces:
+                found = self._track(o)
+                if found is None:
+                    continue
+                track, detections = found
+                if o.result_id not in joined:
+                    joined[o.result_id] = _join_emotions(emo_row.data, detections)
+                by_face = joined[o.result_id]
+                matched = [e for i in track.get("detections", []) for e in by_face.get(i, [])]
+                matched.sort(key=lambda e: float(e["t"]))
+                if not matched:
+                    continue
+                for e in matched:
+                    n += 1
+                    for label, p in (e.get("emotions") or {}).items():
+                        sums[label] += float(p)
+                times = [float(e["t"]) for e in matched]
+                conf = sum(float(e.get("confidence", 0.0)) for e in matched) / len(matched)
+                cites.append(
+                    self.cite(m.id, min(times), max(times), "emotion", emo_row.id, conf, o.id)
+                )
+        if missing:
+            self.notes.append(f"Emotion not analysed for: {', '.join(missing)}.")
+        if not n:
+            return
+        distribution = {k: round(v / n, 4) for k, v in sorted(sums.items())}
+        top = max(distribution, key=lambda k: (distribution[k], k))
+        media = len({c.media_id for c in cites})
+        self.add(
+            "emotions",
+            "emotion_distribution",
+            f"Across {n} face detections in {media} media the dominant expression is {top} "
+            f"(mean probability {distribution[top]:.2f}).",
+            {"detections": n, "distribution": distribution, "top": top},
+            cites,
+        )
+
+    def said(self) -> None:
+        """Transcript segments attributed to one of this person's speakers in that media."""
+        rows: list[tuple[TextSegment, Observation]] = []
+        for m in self.media:
+            by_sid = {_speaker_id(o): o for o in self.mine(m.id, "voice")}
+            rows += [
+                (seg, by_sid[seg.speaker])
+                for seg in self.segments[m.id]
+                if seg.source == "transcript" and seg.speaker is not None and seg.speaker in by_sid
+            ]
+        if len(rows) > self.limits.said:
+            self.notes.append(f"Showing {self.limits.said} of {len(rows)} transcript segments.")
+        for seg, o in rows[: self.limits.said]:
+            whole = (seg.start, seg.end)
+            turn = max(_intersect([whole], _spans(o)) or [whole], key=lambda sp: sp[1] - sp[0])
+            self.add(
+                "said",
+                "said",
+                f"Said in {self.name(seg.media_id)} at {timestamp(seg.start)}: “{_text(seg)}”",
+                _segment_data(seg),
+                [self.cite_segment(seg, "transcribe"), self.cite_turn(o, turn)],
+            )
+
+    def text_seen(self) -> None:
+        """OCR lines on screen within ``OCR_WINDOW_S`` of one of this person's face spans."""
+        rows: list[tuple[TextSegment, Observation, Span]] = []
+        for m in self.media:
+            faces = self.mine(m.id, "face")
+            for seg in self.segments[m.id]:
+                near = (seg.start - OCR_WINDOW_S, seg.end + OCR_WINDOW_S)
+                hit = next(((o, sp) for o in faces for sp in _intersect([near], _spans(o))), None)
+                if seg.source == "ocr" and hit is not None:
+                    rows.append((seg, *hit))
+        if len(rows) > self.limits.text_seen:
+            self.notes.append(f"Showing {self.limits.text_seen} of {len(rows)} OCR lines.")
+        for seg, o, sp in rows[: self.limits.text_seen]:
+            self.add(
+                "text_seen",
+                "text_seen",
+                f"On-screen text near them in {self.name(seg.media_id)} at "
+                f"{timestamp(seg.start)}: “{_text(seg)}”",
+                _segment_data(seg),
+                [self.cite_segment(seg, "ocr"), self.cite_obs(o, sp)],
+            )
+
+    def flags(self) -> None:
+        missing: list[str] = []
+        for m in self.media:
+            faces = self.mine(m.id, "face")
+            if not faces:
+                continue
+            row = self.results[m.id].get("nsfw")
+            if row is None:
+                missing.append(m.original_name)
+                continue
+            for span in row.data.get("spans", []):
+                a, b = float(span["start"]), float(span["end"])
+                hit = next(((o, sp) for o in faces for sp in _intersect([(a, b)], _spans(o))), None)
+                if hit is None:
+                    continue
+                labels = [str(x) for x in span.get("labels", [])]
+                score = float(span.get("score", 0.0))
+                what = f" ({', '.join(labels)})" if labels else ""
+                self.add(
+                    "flags",
+                    "nsfw_flag",
+                    f"Explicit content flagged{what} in {m.original_name} {_when(a, b)} "
+                    f"while they are on screen (score {score:.2f}).",
+                    {
+                        "media_id": m.id,
+                        "start": _r(a),
+                        "end": _r(b),
+                        "score": score,
+                        "labels": labels,
+                    },
+                    [self.cite(m.id, a, b, "nsfw", row.id, score), self.cite_obs(hit[0], hit[1])],
+                )
+        if missing:
+            self.notes.append(f"Explicit content not analysed for: {', '.join(missing)}.")
+        self.notes.append(
+            "No restraint analyzer exists yet: restraint flags are absent, not negative."
+        )
+
+    def appears_with(self) -> None:
+        """Other persons present at the same time (face or voice), per media."""
+        company: dict[str, dict[str, Any]] = {}
+        for m in self.media:
+            me = _union(sp for o in self.mine(m.id) for sp in _spans(o))
+            others: dict[str, list[Observation]] = defaultdict(list)
+            for o in self.obs_by_media[m.id]:
+                who = self.owner.get(o.id)
+                if who and who != self.person.id:
+                    others[who].append(o)
+            for who, obs in others.items():
+                overlap = _intersect(me, _union(sp for o in obs for sp in _spans(o)))
+                if not overlap:
+                    continue
+                entry = company.setdefault(who, {"media": [], "overlap_s": 0.0, "cites": []})
+                entry["media"].append(m.id)
+                entry["overlap_s"] += _length(overlap)
+                first = overlap[0]
+                o = next(o for o in obs if _intersect([first], _spans(o)))
+                entry["cites"].append(self.cite_obs(o, first))
+        ranked = sorted(
+            company.items(), key=lambda kv: (-len(kv[1]["media"]), -kv[1]["overlap_s"], kv[0])
+        )
+        for who, entry in ranked:
+            n, secs = len(entry["media"]), _r(entry["overlap_s"])
+            self.add(
+                "appears_with",
+                "appears_with",
+                f"Appears with {self.resolver.label(who)} in {n} media "
+                f"({secs:g} s at the same time).",
+                {
+                    "person_id": who,
+                    "name": self.resolver.name(who),
+                    "media_count": n,
+                    "overlap_s": secs,
+                    "media_ids": entry["media"],
+                },
+                entry["cites"][: self.limits.citations],
+            )
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Each media with the result rows the facts cite in it."""
+        cited: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for f in self.facts:
+            for c in f.citations:
+                cited[c.media_id].add((c.analyzer, c.result_id))
+        return [
+            {
+                "media_id": m.id,
+                "media_name": m.original_name,
+                "kind": m.kind,
+                "results": [{"analyzer": a, "result_id": r} for a, r in sorted(cited[m.id])],
+            }
+            for m in self.media
+        ]
+
+    def voice_links(self) -> None:
+        """Face person <-> voice person links, cited by where face and voice co-occur."""
+        for link in self.links:
+            face_side = self.resolver.live(link.face_person_id)
+            voice_side = {self.resolver.live(link.voice_person_id)}
+            if link.state in ("linked", "confirmed"):
+                voice_side.add(face_side)  # linked voices already carry the face person's id
+            cites: list[Citation] = []
+            for m in self.media:
+                obs = self.obs_by_media[m.id]
+                faces = [o for o in obs if o.kind == "face" and self.owner.get(o.id) == face_side]
+                voices = [
+                    o for o in obs if o.kind == "voice" and self.owner.get(o.id) in voice_side
+                ]
+                pair = next(
+                    (
+                        (f, v, sp)
+                        for f in faces
+                        for v in voices
+                        for sp in _intersect(_spans(f), _spans(v))
+                    ),
+                    None,
+                )
+                if pair is not None:
+                    f, v, sp = pair
+                    cites += [self.cite_obs(f, sp), self.cite_obs(v, sp)]
+            mine_is_face = face_side == self.person.id
+            other = link.voice_person_id if mine_is_face else link.face_person_id
+            if not cites:
+                self.notes.append(
+                    f"Face-voice link {link.id} ({link.state}) has no co-occurring face and "
+                    "voice left to cite; it is not listed."
+                )
+                continue
+            mine, theirs = ("face", "voice") if mine_is_face else ("voice", "face")
+            self.add(
+                "voice_links",
+                "voice_link",
+                f"Face-voice link ({link.state}, confidence {link.confidence:.2f}) between "
+                f"their {mine} and the {theirs} of {self.resolver.label(other)}.",
+                {
+                    "link_id": link.id,
+                    "state": link.state,
+                    "confidence": link.confidence,
+                    "face_person_id": link.face_person_id,
+                    "voice_person_id": link.voice_person_id,
+                    "other_person_id": other,
+                    "other_live_id": self.resolver.live(other),
+                    "evidence": link.evidence,
+                },
+                cites[: 2 * self.limits.citations],
+            )
+
+
+def _text(seg: TextSegment) -> str:
+    return " ".join(seg.text.split())
+
+
+def _segment_data(seg: TextSegment) -> dict[str, Any]:
+    return {
+        "media_id": seg.media_id,
+        "text": _text(seg),
+        "speaker": seg.speaker,
+        "language": seg.language,
+        "start": _r(seg.start),
+        "end": _r(seg.end),
+    }
+
+
+def _join_emotions(
+    emotion: dict[str, Any], faces: list[dict[str, Any]]
+) -> dict[int, list[dict[str, Any]]]:
+    """Emotion detections per faces-result index: same keyframe (``T_EPS``), then the best
+    overlapping box (IoU > 0.5), else the same ``face_index`` on that keyframe."""
+    by_ms: dict[int, list[int]] = defaultdict(list)
+    for i, f in enumerate(faces):
+        by_ms[round(float(f.get("t", -1.0)) * 1000)].append(i)
+    joined: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for e in emotion.get("detections", []):
+        t = float(e.get("t", -1.0))
+        ms = round(t * 1000)
+        same_t = [
+            i
+            for k in (ms - 1, ms, ms + 1)
+            for i in by_ms.get(k, [])
+            if abs(float(faces[i]["t"]) - t) < T_EPS
+        ]
+        box = e.get("box")
+        scored = [(iou(box, faces[i]["box"]), -i) for i in same_t if box and faces[i].get("box")]
+        best_iou, neg_i = max(scored, default=(0.0, 0))
+        if best_iou > 0.5:
+            joined[-neg_i].append(e)
+            continue
+        index = e.get("face_index")
+        hit = next(
+            (i for i in same_t if index is not None and faces[i].get("face_index") == index), None
+        )
+        if hit is not None:
+            joined[hit].append(e)
+    return joined
+
+
+def build_dossier(
+    session: Session,
+    person_id: str,
+    *,
+    now: datetime | None = None,
+    limits: DossierLimits | None = None,
+) -> dict[str, Any]:
+    """Everything known about a person (merged ids followed), as JSON-ready facts with citations.
+
+    Raises :class:`NotFound` for an unknown id.
+    """
+    person = _live_person(session, person_id)
+    b = _Builder(session, person, limits or DossierLimits())
+    summary = b.appearances()
+    b.representative_faces()
+    b.voice_samples()
+    b.emotions()
+    b.said()
+    b.text_seen()
+    b.flags()
+    b.appears_with()
+    b.voice_links()
+    return {
+        "schema": SCHEMA,
+        "generated_at": (now or utcnow()).isoformat(),
+        "person": {"id": person.id, "name": person.name, "merged_ids": b.merged},
+        "summary": summary,
+        "sections": b.sections,
+        "facts": [asdict(f) for f in b.facts],
+        "notes": b.notes,
+        "sources": b.sources(),
+    }
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+_TITLES = {
+    "appearances": "Appearances",
+    "representative_faces": "Representative faces",
+    "voice_samples": "Voice samples",
+    "emotions": "Emotions",
+    "said": "What they said",
+    "text_seen": "On-screen text near them",
+    "flags": "Flags",
+    "appears_with": "Appears with",
+    "voice_links": "Face and voice links",
+}
+
+
+def _md(text: str) -> str:
+    """Escape what would turn media names and quoted text into Markdown markup.
+
+    ``_`` is left alone: ids such as ``per_0192...`` are intraword, which CommonMark
+    never reads as emphasis, and escaping them would garble copy-pasted ids.
+    """
+    for ch in "\\`*[]<>|":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _render_citation(fact_id: str, c: dict[str, Any]) -> str:
+    conf = "n/a" if c["confidence"] is None else f"{c['confidence']:.2f}"
+    when = _when(c["start"], c["end"])
+    return f"[{fact_id}: {_md(c['media_name'])} {when} · {c['analyzer']} · {conf}]"
+
+
+def dossier_markdown(doc: dict[str, Any], *, max_citations: int = 3) -> str:
+    """A readable report of a dossier: summary, one section per kind, cited bullets, sources."""
+    person = doc["person"]
+    title = person["name"] or f"Unknown person {person['id']}"
+    facts = {f["id"]: f for f in doc["facts"]}
+    s = doc["summary"]
+    lines = [f"# {_md(title)}", "", f"Person `{person['id']}` · generated {doc['generated_at']}"]
+    if person["merged_ids"]:
+        lines.append(f"Merged from: {', '.join(f'`{i}`' for i in person['merged_ids'])}")
+    lines += ["", "## Summary", "", f"- Media: {s['media_count']}"]
+    for key, label in (("first_seen", "First seen"), ("last_seen", "Last seen")):
+        if s[key]:
+            lines.append(f"- {label}: {_md(s[key]['media_name'])} at {timestamp(s[key]['t'])}")
+    lines += [
+        f"- On screen: {s['on_screen_s']:g} s; speaking: {s['speaking_s']:g} s",
+        f"- Observations: {s['face_observations']} face, {s['voice_observations']} voice",
+    ]
+    for section, ids in doc["sections"].items():
+        lines += ["", f"## {_TITLES.get(section, section)}", ""]
+        if not ids:
+            lines.append("_Nothing found._")
+        for fid in ids:
+            fact = facts[fid]
+            cites = [_render_citation(fid, c) for c in fact["citations"][:max_citations]]
+            more = len(fact["citations"]) - max_citations
+            if more > 0:
+                cites.append(f"(+{more} more)")
+            extra = f" Crop `{fact['data']['crop']}`." if fact["kind"] == "face_crop" else ""
+            lines.append(f"- {_md(fact['statement'])}{extra} {' '.join(cites)}")
+    if doc.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {_md(n)}" for n in doc["notes"]]
+    lines += ["", "## Sources", ""]
+    for src in doc.get("sources", []):
+        used = ", ".join(f"{r['analyzer']} `{r['result_id']}`" for r in src["results"])
+        lines.append(
+            f"- `{src['media_id']}` {_md(src['media_name'])}" + (f": {used}" if used else "")
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,226 @@
+"""Search: by face photo, by voice clip (through the same analyzers as the library) and text.
+
+Query files are untrusted input like any upload: type by content, size, pixel and
+duration limits, then decoding. They are analysed in memory and never stored; the
+search itself is written to the audit trail (who, what: the query's sha256 and
+size, when, how many results).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from aima.analyzers.registry import AnalyzerRegistry
+from aima.core.errors import InvalidInput
+from aima.core.settings import DecodeSettings, MediaLimits
+from aima.identity.engine import IdentityEngine
+from aima.media.inspect import inspect_media
+from aima.media.types import MediaKind
+from aima.pipeline.oneshot import analyze_file
+from aima.security import audit
+from aima.security.permissions import Permission
+from aima.services.access import Principal, visible_media
+from aima.store.db import Database
+from aima.store.fulltext import search_text
+from aima.store.models import Media, Person
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class SearchService:
+    def __init__(
+        self,
+        db: Database,
+        engine: IdentityEngine,
+        registry: AnalyzerRegistry,
+        limits: MediaLimits,
+        decode: DecodeSettings,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.registry = registry
+        self.limits = limits
+        self.decode = decode
+
+    # --- by example ----------------------------------------------------------------------
+
+    def face(
+        self,
+        principal: Principal,
+        path: Path,
+        *,
+        name: str = "query",
+        k: int = 10,
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        """Faces in a photo -> nearest persons and observations, each with a calibrated score."""
+        principal.require(Permission.SEARCH_BIOMETRIC)
+        info = inspect_media(path, self.limits, display_name=name)
+        if info.kind is not MediaKind.IMAGE:
+            raise InvalidInput(f"{name}: search by face takes a photo, not {info.kind} media")
+        faces = analyze_file(path, info, self.registry, ["faces"], self.decode)["faces"]
+        queries = [f for f in faces.get("faces", []) if f.get("embedding")]
+        result: dict[str, Any] = {
+            "query": {"sha256": _sha256(path), "name": name, "faces": len(queries)},
+            "model_id": faces.get("model_id"),
+            "results": [],
+        }
+        if queries:
+            vectors = np.asarray([f["embedding"] for f in queries], dtype=np.float32)
+            per_face = self.engine.match(
+                "face", str(faces["model_id"]), vectors, k=k * 3, min_score=min_score
+            )
+            result["results"] = [
+                {"face": {"box": f["box"], "confidence": f["confidence"]}, **self._group(m, k)}
+                for f, m in zip(queries, per_face, strict=True)
+            ]
+        self._audit(principal, "search.face", result, path)
+        return result
+
+    def voice(
+        self,
+        principal: Principal,
+        path: Path,
+        *,
+        name: str = "query",
+        k: int = 10,
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        """Speakers in a clip -> nearest voice identities and persons with calibrated scores."""
+        principal.require(Permission.SEARCH_BIOMETRIC)
+        info = inspect_media(path, self.limits, display_name=name)
+        if info.audio_codec is None:
+            raise InvalidInput(f"{name}: search by voice takes a clip with an audio stream")
+        speakers = analyze_file(path, info, self.registry, ["speakers"], self.decode)["speakers"]
+        queries = [sp for sp in speakers.get("speakers", []) if any(sp.get("embedding") or [])]
+        if not queries:
+            raise InvalidInput(f"{name}: no speech found in the clip")
+        model = str(speakers.get("model"))
+        vectors = np.asarray([sp["embedding"] for sp in queries], dtype=np.float32)
+        per_voice = self.engine.match("voice", model, vectors, k=k * 3, min_score=min_score)
+        result = {
+            "query": {"sha256": _sha256(path), "name": name, "speakers": len(queries)},
+            "model_id": model,
+            "results": [
+                {"speaker": {"id": sp["id"], "speech_s": sp.get("total_s")}, **self._group(m, k)}
+                for sp, m in zip(queries, per_voice, strict=True)
+            ],
+        }
+        self._audit(principal, "search.voice", result, path)
+        return result
+
+    def _group(self, matches: list[dict[str, Any]], k: int) -> dict[str, Any]:
+        """Matching observations, and the persons they belong to ranked by best score."""
+        persons: dict[str, dict[str, Any]] = {}
+        for m in matches:
+            pid = m["person_id"]
+            if pid is None:
+                continue
+            entry = persons.setdefault(
+                pid, {"person_id": pid, "score": m["score"], "appearances": []}
+            )
+            entry["score"] = max(entry["score"], m["score"])
+            entry["appearances"].append(
+                {k2: m[k2] for k2 in ("observation_id", "media_id", "start", "end", "score")}
+            )
+        ranked = sorted(persons.values(), key=lambda p: -p["score"])[:k]
+        with self.db.session() as s:
+            names = dict(
+                s.execute(select(Person.id, Person.name).where(Person.id.in_(list(persons)))).all()
+            )
+            media = dict(
+                s.execute(
+                    select(Media.id, Media.original_name).where(
+                        Media.id.in_({m["media_id"] for m in matches})
+                    )
+                ).all()
+            )
+        for p in ranked:
+            p["name"] = names.get(p["person_id"])
+        obs = [{**m, "media_name": media.get(m["media_id"])} for m in matches[:k]]
+        return {"persons": ranked, "observations": obs}
+
+    def _audit(self, principal: Principal, action: str, result: dict[str, Any], path: Path) -> None:
+        hits = [p["person_id"] for r in result.get("results", []) for p in r.get("persons", [])]
+        with self.db.session() as s:
+            audit.record(
+                s,
+                actor=principal.actor,
+                action=action,
+                object_type="search",
+                details={
+                    "query_sha256": result["query"]["sha256"],
+                    "query_bytes": path.stat().st_size,
+                    "persons": hits[:50],
+                },
+            )
+
+    # --- text ------------------------------------------------------------------------------
+
+    def text(
+        self,
+        principal: Principal,
+        query: str,
+        *,
+        sources: Sequence[str] | None = None,
+        media_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Transcripts and on-screen text of the media this user may see, best match first."""
+        principal.require(Permission.SEARCH_TEXT)
+        with self.db.session() as s:
+            hits = search_text(
+                s,
+                query,
+                media_filter=visible_media(principal),
+                sources=sources,
+                media_id=media_id,
+                limit=limit,
+                offset=offset,
+            )
+            names = dict(
+                s.execute(
+                    select(Media.id, Media.original_name).where(
+                        Media.id.in_({h.media_id for h in hits})
+                    )
+                ).all()
+            )
+            audit.record(
+                s,
+                actor=principal.actor,
+                action="search.text",
+                object_type="search",
+                details={"query": query[:200], "results": len(hits)},
+            )
+        return {
+            "query": query,
+            "results": [
+                {
+                    "segment_id": h.segment_id,
+                    "media_id": h.media_id,
+                    "media_name": names.get(h.media_id),
+                    "source": h.source,
+                    "start": h.start,
+                    "end": h.end,
+                    "text": h.text,
+                    "snippet": h.snippet,
+                    "speaker": h.speaker,
+                    "score": h.score,
+                    "jump": f"/api/v1/media/{h.media_id}/timeline?t={h.start}",
+                }
+                for h in hits
+            ],
+        }
