@@ -71,14 +71,7 @@ def face(
     as_json: AsJson = False,
 ) -> None:
     """Persons whose face matches the face(s) in PHOTO, best first (audited)."""
-    rt = runtime()
-    result = guarded(
-        lambda: rt.search.face(cli_principal(), photo, name=photo.name, k=k, min_score=min_score)
-    )
-    if as_json:
-        print_json(result)
-        return
-    _print_matches(result, "face")
+    _by_example("face", photo, k, min_score, as_json)
 
 
 @search_app.command("voice")
@@ -89,14 +82,19 @@ def voice(
     as_json: AsJson = False,
 ) -> None:
     """Voice identities (and persons) matching the speaker(s) in CLIP, best first (audited)."""
+    _by_example("voice", clip, k, min_score, as_json)
+
+
+def _by_example(kind: str, path: Path, k: int, min_score: float | None, as_json: bool) -> None:
     rt = runtime()
+    search = rt.search.face if kind == "face" else rt.search.voice
     result = guarded(
-        lambda: rt.search.voice(cli_principal(), clip, name=clip.name, k=k, min_score=min_score)
+        lambda: search(cli_principal(), path, name=path.name, k=k, min_score=min_score)
     )
     if as_json:
         print_json(result)
         return
-    _print_matches(result, "speaker")
+    _print_matches(result, "face" if kind == "face" else "speaker")
 
 
 @search_app.command("text")

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome
+from aima.api.uploads import copy_limited
 from aima.core.errors import BadRequest, PayloadTooLarge
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
-COPY_CHUNK = 1024 * 1024
 
 
 @router.post("", response_model=UploadOut, status_code=201)
@@ -45,7 +45,7 @@ def upload(
         with tempfile.TemporaryDirectory(dir=spool) as tmp:
             path = Path(tmp) / "upload"
             try:
-                _copy_limited(upload_file, path, limit, name)
+                copy_limited(upload_file, path, limit, name)
             except PayloadTooLarge as exc:
                 outcomes.append(UploadOutcome(name=name, status="rejected", error=exc.to_dict()))
                 continue
@@ -72,18 +72,6 @@ def upload(
         first = outcomes[0].error or {}
         status = 413 if first.get("code") == "payload_too_large" else 415
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
-
-
-def _copy_limited(upload_file: UploadFile, dest: Path, limit: int, name: str) -> None:
-    written = 0
-    with dest.open("wb") as out:
-        while chunk := upload_file.file.read(COPY_CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise PayloadTooLarge(
-                    f"{name}: over the size limit of {limit} bytes (AIMA_LIMITS__MAX_BYTES)"
-                )
-            out.write(chunk)
 
 
 @router.get("")

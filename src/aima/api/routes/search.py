@@ -18,13 +18,12 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel
 
 from aima.api.deps import Caller, RuntimeDep
-from aima.core.errors import PayloadTooLarge
+from aima.api.uploads import copy_limited
 from aima.runtime import Runtime
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
-COPY_CHUNK = 1024 * 1024
 
 QueryFile = Annotated[UploadFile, File(description="the query file (analysed, never stored)")]
 K = Annotated[int, Form(ge=1, le=100, description="persons per query face/voice")]
@@ -43,15 +42,7 @@ def spooled(runtime: Runtime, upload: UploadFile) -> Iterator[tuple[Path, str]]:
     spool.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=spool, prefix="query-") as tmp:
         path = Path(tmp) / "query"
-        written = 0
-        with path.open("wb") as out:
-            while chunk := upload.file.read(COPY_CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise PayloadTooLarge(
-                        f"{name}: over the size limit of {limit} bytes (AIMA_LIMITS__MAX_BYTES)"
-                    )
-                out.write(chunk)
+        copy_limited(upload, path, limit, name)
         yield path, name
 
 
