@@ -22,7 +22,10 @@ a new person). Inserts and syncs are timed separately.
 For each point ``p`` of ``--points`` (a share of ``--faces``) the library is first
 filled to ``(1 - window) * p * faces`` and synced ("fill"), then the last
 ``window * p * faces`` tracks are inserted and synced on their own ("window"): the
-window row is the steady-state throughput of assignment at that library size.
+window row is the steady-state throughput of assignment at that library size. The
+last ``--per-job`` media of each window are synced one ``sync()`` call each, as a
+worker does after every finished job ("per-job"); every call pays fixed costs that do
+not depend on the number of new faces (printed separately at the end).
 
 Afterwards ``runtime.identity.recluster()`` runs over the whole library (one
 collection) in a fresh process, so its peak RSS (VmHWM) is its own; ``changed`` is the
@@ -370,6 +373,25 @@ def _top(prof: cProfile.Profile, n: int = 25) -> str:
 
 
 # ------------------------------------------------------------------ main
+def fixed_costs(rt: Any, repeat: int = 3) -> dict[str, object]:
+    """The parts of ``sync()`` that do not depend on how many faces it brings (best of 3)."""
+    parts = {
+        "sync() idle ms": rt.identity.sync,
+        "pending_media() ms": rt.identity.pending_media,
+        "update_links() ms": rt.identity.update_links,
+        "vectors.sync() ms": rt.vectors.sync,
+    }
+    out: dict[str, object] = {}
+    for name, fn in parts.items():
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        out[name] = 1000 * best
+    return out
+
+
 def timed_sync(rt: Any, profile: bool) -> tuple[float, Any, str]:
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
@@ -393,6 +415,9 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=0.05, help="share synced on its own")
     ap.add_argument("--noise", type=float, default=0.13, help="norm of each track's noise")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--per-job", type=int, default=5, help="media of each window synced one per call"
+    )
     ap.add_argument("--no-recluster", action="store_true")
     ap.add_argument("--profile", action="store_true", help="cProfile the last window sync")
     args = ap.parse_args()
@@ -422,20 +447,30 @@ def main() -> None:
                 for i, p in enumerate(points):
                     target = max(1, round(p * n_media))
                     window = max(1, round(args.window * target))
+                    jobs = min(args.per_job, window // 2)
                     fill_to = max(done, target - window)
-                    for phase, upto in (("fill", fill_to), ("window", target)):
+                    phases = (("fill", fill_to), ("window", target - jobs), ("per-job", target))
+                    for phase, upto in phases:
                         if upto <= done:
                             continue
-                        ins_s = insert_media(rt, lib, done, upto, args.batch_media)
                         last = phase == "window" and i == len(points) - 1
-                        sync_s, rep, prof = timed_sync(rt, args.profile and last)
-                        profile_text = prof or profile_text
+                        if phase == "per-job":  # one sync() per media, as after each job
+                            ins_s = sync_s = 0.0
+                            for m in range(done, upto):
+                                ins_s += insert_media(rt, lib, m, m + 1, 1)
+                                s, rep, _ = timed_sync(rt, False)
+                                sync_s += s
+                        else:
+                            ins_s = insert_media(rt, lib, done, upto, args.batch_media)
+                            sync_s, rep, prof = timed_sync(rt, args.profile and last)
+                            profile_text = prof or profile_text
                         faces = (upto - done) * per
                         rows.append(
                             {
                                 "phase": phase,
                                 "library_before": done * per,
                                 "faces": faces,
+                                "sync_calls": upto - done if phase == "per-job" else 1,
                                 "insert_s": ins_s,
                                 "ins_faces/s": int(faces / ins_s),
                                 "sync_s": sync_s,
@@ -448,6 +483,7 @@ def main() -> None:
                         )
                         say(table([rows[-1]]))
                         done = upto
+                fixed = fixed_costs(rt)
                 q_sync = quality(rt, lib)
             finally:
                 rt.close()
@@ -460,6 +496,11 @@ def main() -> None:
                 f"whole library: {lib.faces:,} faces synced in {total_sync:.1f} s "
                 f"({lib.faces / total_sync:.0f} faces/s overall), inserted in {total_ins:.1f} s"
             )
+            say(
+                f"\nfixed cost of every sync() call at {lib.faces:,} observations "
+                "(paid once per call, i.e. once per finished job in a worker):"
+            )
+            say(table([fixed]))
             quality_rows = [{"after": "incremental sync", **q_sync}]
 
             rc: dict[str, Any] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,6 +304,34 @@ def test_rebuild_equals_incremental_state(world: World) -> None:
 
     assert store.rebuild([VOICES]) == {VOICES: 50}
     assert store.status()["in_sync"]
+
+
+def test_searches_from_threads_while_rows_arrive(world: World) -> None:
+    rng = np.random.default_rng(10)
+    x = unit(rng, 400, 16)
+    world.add(FACES, x[:100])
+    store = world.store()
+    store.sync()
+    errors: list[BaseException] = []
+    lengths: list[int] = []
+
+    def searcher() -> None:
+        try:
+            for _ in range(15):
+                lengths.append(len(store.search(FACES, x[:3], 5)[0]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for start in range(100, 400, 50):  # a writer commits while the readers sync and search
+        world.add(FACES, x[start : start + 50])
+    for t in threads:
+        t.join()
+    assert not errors and set(lengths) == {5}
+    assert store.search(FACES, x[399], 1)[0][0].distance < EXACT
+    assert store.index.count(FACES) == 400
 
 
 def test_make_vector_store_follows_settings(tmp_path: Path) -> None:

@@ -211,12 +211,15 @@ class FaissIndex(VectorIndex):
         hnsw_threshold: int = 1_000_000,
         hnsw_m: int = 32,
         hnsw_ef_search: int = 128,
-        hnsw_ef_construction: int = 40,
+        hnsw_ef_construction: int = 80,
     ) -> None:
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_m = hnsw_m
         self.hnsw_ef_search = hnsw_ef_search
-        self.hnsw_ef_construction = hnsw_ef_construction
+        # Below 2*M the build's candidate list is shorter than a node's level-0 neighbour list
+        # and the graph is poorer: 1M clustered 128-d vectors, M=32, efSearch=128 gave
+        # recall@10 0.94 with efConstruction 40 and 1.00 with 80 (build 230 s -> 400 s, 2 cores).
+        self.hnsw_ef_construction = max(hnsw_ef_construction, 2 * hnsw_m)
         self._lock = threading.RLock()
         self._cols: dict[str, _Collection] = {}
 
