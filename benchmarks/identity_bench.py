@@ -456,14 +456,18 @@ def main() -> None:
                         last = phase == "window" and i == len(points) - 1
                         if phase == "per-job":  # one sync() per media, as after each job
                             ins_s = sync_s = 0.0
+                            new_persons = unassigned = 0
                             for m in range(done, upto):
                                 ins_s += insert_media(rt, lib, m, m + 1, 1)
                                 s, rep, _ = timed_sync(rt, False)
                                 sync_s += s
+                                new_persons += rep.new_persons
+                                unassigned += rep.unassigned
                         else:
                             ins_s = insert_media(rt, lib, done, upto, args.batch_media)
                             sync_s, rep, prof = timed_sync(rt, args.profile and last)
                             profile_text = prof or profile_text
+                            new_persons, unassigned = rep.new_persons, rep.unassigned
                         faces = (upto - done) * per
                         rows.append(
                             {
@@ -476,8 +480,8 @@ def main() -> None:
                                 "sync_s": sync_s,
                                 "sync_faces/s": int(faces / sync_s),
                                 "ms/face": 1000 * sync_s / faces,
-                                "new_persons": rep.new_persons,
-                                "unassigned": rep.unassigned,
+                                "new_persons": new_persons,
+                                "unassigned": unassigned,
                                 "rss_mb": int(peak_rss_mb()),
                             }
                         )
