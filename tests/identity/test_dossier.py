@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from aima.core.errors import NotFound
-from aima.identity.dossier import build_dossier, dossier_markdown, timestamp
+from aima.identity.dossier import build_dossier, timestamp
+from aima.identity.dossier_markdown import dossier_markdown
 from aima.store import migrate
 from aima.store.db import Database
 from aima.store.models import (

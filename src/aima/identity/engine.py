@@ -27,7 +27,6 @@ import numpy as np
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from aima.core.clock import utcnow
 from aima.core.ids import new_id
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import IdentitySettings
@@ -41,9 +40,11 @@ from aima.store.fulltext import replace_segments
 from aima.store.models import (
     AnalysisResult,
     CannotLink,
+    Correction,
     IdentitySource,
     Observation,
     Person,
+    PersonLink,
     TextSegment,
 )
 from aima.store.vectors import VectorStore, collection_name, decode_embedding, encode_embedding
@@ -127,11 +128,23 @@ class IdentityEngine:
                 self._sync_media(s, media_id, report)
             report.media += 1
             self.vectors.sync()
-        if todo:
+        if todo and self._has_voices(todo):
             progress(Progress("identity", len(todo), len(todo), "linking faces and voices"))
             report.links = self.update_links()
         self.vectors.sync()
         return report
+
+    def _has_voices(self, media_ids: Sequence[str]) -> bool:
+        """Links change only where someone speaks: a faces-only sync leaves them alone."""
+        with self.db.session() as s:
+            return (
+                s.execute(
+                    select(Observation.id)
+                    .where(Observation.media_id.in_(media_ids), Observation.kind == "voice")
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def _sync_media(self, s: Session, media_id: str, report: SyncReport) -> None:
         accepted = {
@@ -247,7 +260,7 @@ class IdentityEngine:
         pending: dict[str, list[tuple[int, np.ndarray[Any, Any]]]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: (not r.usable, -r.count, -r.confidence, r.id)):
             vec = decode_embedding(row.embedding)
-            outcome = self.assign(s, row, vec, pending.get(row.collection, []))
+            outcome = self.assign(s, row, vec, pending.get(row.collection, []), cannot=set())
             pending[row.collection].append((row.id, vec))
             if outcome == "new":
                 report.new_persons += 1
@@ -299,14 +312,21 @@ class IdentityEngine:
         row: Observation,
         vec: np.ndarray[Any, Any],
         extra: Sequence[tuple[int, np.ndarray[Any, Any]]] = (),
+        *,
+        cannot: set[str] | None = None,
     ) -> str:
-        """Attach one observation: 'joined' a person, founded a 'new' one, or 'unassigned'."""
+        """Attach one observation: 'joined' a person, founded a 'new' one, or 'unassigned'.
+
+        ``cannot``: the persons it may not join, when the caller knows them (a row created
+        in this transaction has none); read from its cannot-links otherwise.
+        """
         cal = self.calibration(row.kind, row.model_id)
-        cannot = set(
-            s.execute(
-                select(CannotLink.person_id).where(CannotLink.observation_id == row.id)
-            ).scalars()
-        )
+        if cannot is None:
+            cannot = set(
+                s.execute(
+                    select(CannotLink.person_id).where(CannotLink.observation_id == row.id)
+                ).scalars()
+            )
         near = self.neighbours(s, row.collection, vec, extra=extra, exclude=[row.id])
         choice = choose_person(near, cal.max_distance, cannot)
         if choice is not None:
@@ -405,8 +425,6 @@ class IdentityEngine:
 
     def drop_empty_persons(self, s: Session) -> int:
         """Unnamed automatic persons left without observations or constraints go away."""
-        from aima.store.models import Correction, PersonLink
-
         has_obs = select(Observation.person_id).where(Observation.person_id.is_not(None))
         constrained = select(CannotLink.person_id)
         corrected = select(Correction.person_id).where(Correction.person_id.is_not(None))
@@ -484,10 +502,3 @@ class IdentityEngine:
                 )
             out.append(matches)
         return out
-
-    def observation_vectors(self, s: Session, ids: Iterable[int]) -> list[tuple[Observation, Any]]:
-        rows = s.execute(select(Observation).where(Observation.id.in_(list(ids)))).scalars()
-        return [(o, decode_embedding(o.embedding)) for o in rows]
-
-    def touch(self, s: Session, person_id: str) -> None:
-        s.execute(update(Person).where(Person.id == person_id).values(updated_at=utcnow()))

@@ -55,17 +55,29 @@ def evidence(s: Session) -> dict[str, Any]:
             Observation.person_id,
             Observation.spans,
             Observation.duration_s,
-        ).where(Observation.person_id.is_not(None))
+        ).where(
+            Observation.person_id.is_not(None),
+            # only media where someone speaks can hold evidence
+            Observation.media_id.in_(
+                select(Observation.media_id).where(Observation.kind == "voice")
+            ),
+        )
     ).all()
     faces: dict[str, list[tuple[str, list[list[float]]]]] = defaultdict(list)
     voices: dict[str, list[tuple[str, int, list[list[float]], float]]] = defaultdict(list)
-    persons_with_face: set[str] = set()
+    # a person with a face anywhere (photos included) is not a voice-only identity
+    persons_with_face = {
+        pid
+        for pid in s.execute(
+            select(Observation.person_id).where(Observation.kind == "face").distinct()
+        ).scalars()
+        if pid is not None
+    }
     for oid, kind, media_id, pid, spans, dur in rows:
         if pid is None:  # filtered by the query; keeps the types honest
             continue
         if kind == "face":
             faces[media_id].append((pid, _face_spans(spans)))
-            persons_with_face.add(pid)
         else:
             voices[media_id].append((pid, oid, spans, dur))
     speaking: dict[str, float] = defaultdict(float)

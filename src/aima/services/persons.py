@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from aima.core.errors import NotFound
 from aima.core.progress import ProgressHook, no_progress
 from aima.identity import corrections
-from aima.identity.dossier import build_dossier, dossier_markdown
+from aima.identity.dossier import build_dossier
+from aima.identity.dossier_markdown import dossier_markdown
 from aima.identity.engine import IdentityEngine, SyncReport, live_person, lock
 from aima.security import audit
 from aima.security.permissions import Permission

@@ -9,7 +9,7 @@ size, when, how many results).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +72,19 @@ class SearchService:
             raise InvalidInput(f"{name}: search by face takes a photo, not {info.kind} media")
         faces = analyze_file(path, info, self.registry, ["faces"], self.decode)["faces"]
         queries = [f for f in faces.get("faces", []) if f.get("embedding")]
-        result: dict[str, Any] = {
+        model = str(faces.get("model_id"))
+        result = {
             "query": {"sha256": _sha256(path), "name": name, "faces": len(queries)},
-            "model_id": faces.get("model_id"),
-            "results": [],
+            "model_id": model,
+            "results": self._results(
+                "face",
+                model,
+                queries,
+                k,
+                min_score,
+                lambda f: {"face": {"box": f["box"], "confidence": f["confidence"]}},
+            ),
         }
-        if queries:
-            vectors = np.asarray([f["embedding"] for f in queries], dtype=np.float32)
-            per_face = self.engine.match(
-                "face", str(faces["model_id"]), vectors, k=k * 3, min_score=min_score
-            )
-            result["results"] = [
-                {"face": {"box": f["box"], "confidence": f["confidence"]}, **self._group(m, k)}
-                for f, m in zip(queries, per_face, strict=True)
-            ]
         self._audit(principal, "search.face", result, path)
         return result
 
@@ -108,18 +107,39 @@ class SearchService:
         if not queries:
             raise InvalidInput(f"{name}: no speech found in the clip")
         model = str(speakers.get("model"))
-        vectors = np.asarray([sp["embedding"] for sp in queries], dtype=np.float32)
-        per_voice = self.engine.match("voice", model, vectors, k=k * 3, min_score=min_score)
         result = {
             "query": {"sha256": _sha256(path), "name": name, "speakers": len(queries)},
             "model_id": model,
-            "results": [
-                {"speaker": {"id": sp["id"], "speech_s": sp.get("total_s")}, **self._group(m, k)}
-                for sp, m in zip(queries, per_voice, strict=True)
-            ],
+            "results": self._results(
+                "voice",
+                model,
+                queries,
+                k,
+                min_score,
+                lambda sp: {"speaker": {"id": sp["id"], "speech_s": sp.get("total_s")}},
+            ),
         }
         self._audit(principal, "search.voice", result, path)
         return result
+
+    def _results(
+        self,
+        kind: str,
+        model: str,
+        queries: list[dict[str, Any]],
+        k: int,
+        min_score: float | None,
+        describe: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Per query embedding: what it was (``describe``) and its persons and observations."""
+        if not queries:
+            return []
+        vectors = np.asarray([q["embedding"] for q in queries], dtype=np.float32)
+        # more observations than persons asked for: several may belong to one person
+        per_query = self.engine.match(kind, model, vectors, k=k * 3, min_score=min_score)
+        return [
+            {**describe(q), **self._group(m, k)} for q, m in zip(queries, per_query, strict=True)
+        ]
 
     def _group(self, matches: list[dict[str, Any]], k: int) -> dict[str, Any]:
         """Matching observations, and the persons they belong to ranked by best score."""
