@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from aima.pipeline.fusion import build_timeline, face_tracks, iou, transcript
+from typing import Any
+
+from aima.analyzers._tracking import iou
+from aima.pipeline.fusion import build_timeline
 from aima.pipeline.subtitles import to_srt, to_webvtt
+from aima.results import SpeakersResult, TranscribeResult
+
+
+def transcript(transcribe: dict[str, Any], speakers: dict[str, Any]) -> list[dict[str, Any]]:
+    lane = TranscribeResult.build(transcribe).lane(SpeakersResult.build(speakers))
+    return [item.model_dump() for item in lane]
+
+
+def face_tracks(faces: dict[str, Any], emotion: dict[str, Any]) -> list[dict[str, Any]]:
+    tracks: list[dict[str, Any]] = build_timeline(
+        {"id": "m"}, {"faces": faces, "emotion": emotion}, {}
+    )["tracks"]["faces"]
+    return tracks
+
 
 SPEAKERS = {
     "speakers": [{"id": "S1", "total_s": 3.0}, {"id": "S2", "total_s": 2.0}],
@@ -84,15 +101,16 @@ def test_emotions_join_face_tracks_by_time_and_box() -> None:
             {"t": 2.0, "box": [0.6, 0.6, 0.2, 0.2], "confidence": 0.8},
         ],
         "tracks": [
-            {"id": 1, "start": 0.0, "end": 2.0, "detections": [0, 1], "crop": "a" * 64},
-            {"id": 2, "start": 2.0, "end": 2.0, "detections": [2]},
+            {"id": 1, "start": 0.0, "end": 2.0, "detections": [0, 1], "best": 0, "crop": "a" * 64},
+            {"id": 2, "start": 2.0, "end": 2.0, "detections": [2], "best": 2},
         ],
     }
+    TOP = {"top": "happy", "confidence": 0.5}
     emotion = {
         "detections": [
-            {"t": 0.0, "box": [0.1, 0.1, 0.2, 0.2], "emotions": {"happy": 0.8, "sad": 0.2}},
-            {"t": 2.0, "box": [0.11, 0.1, 0.2, 0.2], "emotions": {"happy": 0.6, "sad": 0.4}},
-            {"t": 2.0, "box": [0.6, 0.6, 0.2, 0.2], "emotions": {"happy": 0.1, "sad": 0.9}},
+            {"t": 0.0, "box": [0.1, 0.1, 0.2, 0.2], "emotions": {"happy": 0.8, "sad": 0.2}, **TOP},
+            {"t": 2.0, "box": [0.11, 0.1, 0.2, 0.2], "emotions": {"happy": 0.6, "sad": 0.4}, **TOP},
+            {"t": 2.0, "box": [0.6, 0.6, 0.2, 0.2], "emotions": {"happy": 0.1, "sad": 0.9}, **TOP},
         ]
     }
     tracks = face_tracks(faces, emotion)
@@ -105,7 +123,7 @@ def test_timeline_summary_counts_every_modality() -> None:
     results = {
         "speakers": SPEAKERS,
         "transcribe": TRANSCRIBE,
-        "vad": {"segments": [{"start": 0.4, "end": 5.1}]},
+        "vad": {"segments": [{"start": 0.4, "end": 5.1, "confidence": 0.9}], "speech_s": 4.7},
         "ocr": {"lines": [{"text": "EXIT", "start": 1.0, "end": 3.0, "confidence": 0.9}]},
         "nsfw": {"max_score": 0.03, "spans": []},
     }
@@ -131,11 +149,11 @@ def test_subtitles_carry_speaker_labels_and_exact_times() -> None:
 
 def test_visual_spans_last_until_the_next_keyframe() -> None:
     results = {
-        "nsfw": {"frames": [{"t": 0.0}, {"t": 2.0}, {"t": 5.0}, {"t": 8.0}], "spans": []},
+        "nsfw": {"frames": [{"t": t, "score": 0.0} for t in (0.0, 2.0, 5.0, 8.0)], "spans": []},
         "ocr": {"lines": [{"text": "EXIT", "start": 2.0, "end": 2.0, "confidence": 0.9}]},
         "faces": {
             "faces": [{"t": 8.0, "box": [0, 0, 1, 1], "confidence": 0.9}],
-            "tracks": [{"id": 0, "start": 8.0, "end": 8.0, "detections": [0]}],
+            "tracks": [{"id": 0, "start": 8.0, "end": 8.0, "detections": [0], "best": 0}],
         },
     }
     tl = build_timeline({"id": "m", "duration_s": 10.0}, results, {})
@@ -147,3 +165,48 @@ def test_visual_spans_last_until_the_next_keyframe() -> None:
     assert (
         build_timeline({"id": "m"}, {"ocr": results["ocr"]}, {})["tracks"]["ocr"][0]["end"] == 2.0
     )
+
+
+def test_a_result_its_model_rejects_is_never_fused_or_stored() -> None:
+    from aima.results import InvalidResult
+
+    bad = {"segments": [{"start": "soon", "end": 1.0, "text": "x"}]}
+    try:
+        TranscribeResult.build(bad)
+    except InvalidResult as exc:
+        assert "segments.0.start" in exc.message
+    else:  # pragma: no cover - the assertion that matters
+        raise AssertionError("an invalid transcript was accepted")
+
+
+def test_rows_from_before_typed_results_are_read_and_upgraded() -> None:
+    old = {"segments": [], "text": "", "language": "en", "engine": "pocketsphinx", "note": "weak"}
+    typed = TranscribeResult.load(old)  # no schema_version: written before typed results
+    assert typed.schema_version == TranscribeResult.SCHEMA_VERSION
+    assert typed.dump()["schema_version"] == TranscribeResult.SCHEMA_VERSION
+    assert typed.dump()["analyzer"] == "transcribe"
+
+
+def test_a_new_analyzer_draws_its_own_lane_without_editing_fusion() -> None:
+    from typing import Literal
+
+    from aima.results import AnalyzerResult, Contribution, TimelineContext
+
+    class BeepsResult(AnalyzerResult):
+        analyzer: Literal["beeps_test"] = "beeps_test"
+        beeps: list[float] = []
+
+        def timeline(self, ctx: TimelineContext) -> Contribution:
+            return Contribution(tracks={"beeps": self.beeps}, summary={"beeps": len(self.beeps)})
+
+    tl = build_timeline({"id": "m"}, {"beeps_test": {"beeps": [1.0, 2.5]}}, {})
+    assert tl["tracks"]["beeps"] == [1.0, 2.5] and tl["summary"]["beeps"] == 2
+    assert BeepsResult.load({"beeps": []}).beeps == []
+
+
+def test_the_fallback_transcript_says_so_in_words() -> None:
+    results = {
+        "transcribe": {"segments": [], "engine": "pocketsphinx", "fallback": True, "note": "weak"}
+    }
+    notes = build_timeline({"id": "m"}, results, {})["notes"]
+    assert any("fallback" in n for n in notes)

@@ -29,6 +29,7 @@ from aima.core.progress import ProgressHook, no_progress
 from aima.inference.models import ModelSpec, ModelStore
 from aima.media.decoder import ChunkDecoder
 from aima.media.types import AudioSpan, Frame, MediaInfo, MediaKind
+from aima.results import AnalyzerResult, GenericResult
 from aima.store.blobs import BlobStore
 
 
@@ -126,6 +127,8 @@ class Analyzer(ABC):
     Config: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
     description: ClassVar[str] = ""
     model_specs: ClassVar[tuple[ModelSpec, ...]] = ()
+    #: the typed result model ``finalize()`` output is validated into before it is stored
+    Result: ClassVar[type[AnalyzerResult]] = GenericResult
 
     def __init__(
         self,
@@ -191,3 +194,15 @@ class Analyzer(ABC):
     def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:
         """Combine the chunk results (in chunk order) into the analyzer's result for the media."""
         return {"chunks": chunks}
+
+    def typed(self, final: dict[str, Any] | AnalyzerResult) -> AnalyzerResult:
+        """``finalize()`` output validated into this analyzer's result model.
+
+        Raises :class:`~aima.results.InvalidResult` (naming the offending fields) when
+        the analyzer produced something its own model rejects: nothing unvalidated is
+        ever stored.
+        """
+        if self.Result is GenericResult:
+            data = final.model_dump() if isinstance(final, AnalyzerResult) else dict(final)
+            return GenericResult.model_validate({**data, "analyzer": self.name})
+        return self.Result.build(final)

@@ -7,6 +7,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aima.results import load_result
+from aima.results.schema import ResultData
 from aima.store.models import AnalysisResult, Job, JobChunk, Media, User
 
 
@@ -204,7 +206,7 @@ class ResultOut(BaseModel):
     model_id: str
     config: dict[str, Any]
     config_hash: str
-    data: dict[str, Any]
+    data: ResultData = Field(description="the analyzer's typed result (discriminated by analyzer)")
     created_at: datetime
     accepted: bool
 
@@ -219,7 +221,7 @@ class ResultOut(BaseModel):
             model_id=r.model_id,
             config=r.config,
             config_hash=r.config_hash,
-            data=r.data,
+            data=load_result(r.analyzer, r.data).dump(),
             created_at=r.created_at,
             accepted=r.accepted,
         )

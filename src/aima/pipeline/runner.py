@@ -25,6 +25,7 @@ from aima.jobs.ledger import Ledger
 from aima.jobs.states import AnalyzerStatus, Claim, JobState
 from aima.media.decoder import ChunkDecoder
 from aima.media.types import MediaInfo
+from aima.results import InvalidResult
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
 from aima.store.models import Media
@@ -274,12 +275,17 @@ class JobRunner:
             self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, run.failed)
             return
         try:
-            final = run.analyzer.finalize(ctx, [run.results[c.index] for c in run.plan])
+            final = run.analyzer.typed(
+                run.analyzer.finalize(ctx, [run.results[c.index] for c in run.plan])
+            ).dump()
         except (LeaseLost, Cancelled, Interrupted):
             raise
         except AnalyzerError as exc:
             if exc.retryable:
                 raise
+            self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, exc.message)
+            return
+        except InvalidResult as exc:
             self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, exc.message)
             return
         except Exception as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -12,6 +12,7 @@ from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome
 from aima.api.uploads import copy_limited
 from aima.core.errors import BadRequest, PayloadTooLarge
+from aima.results.schema import Timeline
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 
@@ -139,9 +140,9 @@ def artifact(
 @router.get("/{media_id}/timeline")
 def timeline(
     media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.RESULTS_READ)
-) -> dict[str, Any]:
+) -> Timeline:
     """One timeline fused from the accepted results of every analyzer (who, what, when)."""
-    return runtime.timelines.timeline(principal, media_id)
+    return Timeline.model_validate(runtime.timelines.timeline(principal, media_id))
 
 
 @router.get("/{media_id}/transcript")
