@@ -6,6 +6,7 @@ Two real people: scikit-image's ``astronaut`` (Eileen Collins, smiling) and Open
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,75 @@ class StubHSEmotion:
         logits = np.zeros((blob.shape[0], 8), np.float32)
         logits[:, 4] = 3.0  # Happiness in HSEmotion's 8-class order
         return [logits]
+
+
+# ------------------------------------------------------------- small and grainy faces
+
+# dlib's HOG box (x0, y0, x1, y1) of each face in its original picture, measured once
+FACE_BOXES: dict[str, tuple[int, int, int, int]] = {
+    "astronaut": (175, 76, 266, 167),
+    "messi": (225, 94, 262, 131),
+}
+
+
+def _picture(name: str) -> Image.Image:
+    if name == "astronaut":
+        return astronaut()
+    if name == "messi":
+        return messi()
+    from skimage import data  # a face-free picture (coffee, chelsea, rocket, ...)
+
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+def degrade(
+    image: np.ndarray[Any, Any],
+    *,
+    noise: float = 0.0,
+    blur: float = 0.0,
+    jpeg: int | None = None,
+    seed: int = 0,
+) -> np.ndarray[Any, Any]:
+    """Gaussian blur (sigma px), then Gaussian noise (sigma grey levels), then JPEG at ``jpeg``."""
+    import cv2
+
+    pix = np.asarray(image, dtype=np.float32)
+    if blur > 0:
+        pix = np.asarray(cv2.GaussianBlur(pix, (0, 0), blur), dtype=np.float32)
+    if noise > 0:
+        pix = pix + np.random.default_rng(seed).normal(0.0, noise, pix.shape).astype(np.float32)
+    out = np.clip(np.rint(pix), 0, 255).astype(np.uint8)
+    if jpeg is not None:
+        buf = io.BytesIO()
+        Image.fromarray(out).save(buf, format="JPEG", quality=jpeg)
+        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return out
+
+
+def small_face_scene(
+    who: str,
+    *,
+    face_px: int,
+    centre: tuple[int, int],
+    size: tuple[int, int] = (1280, 720),
+) -> tuple[np.ndarray[Any, Any], tuple[float, float, float, float] | None]:
+    """``who``'s picture scaled so the face is ``face_px`` wide with its centre at ``centre``,
+    on the face-free background; returns the RGB frame and the face box (x0, y0, x1, y1),
+    or ``None`` for a face-free picture (placed with its centre at ``centre``, 4x ``face_px``
+    wide)."""
+    pic = _picture(who)
+    canvas = background(*size)
+    box = FACE_BOXES.get(who)
+    if box is None:
+        k = 4 * face_px / pic.width
+        pic = pic.resize((round(pic.width * k), round(pic.height * k)), Image.Resampling.LANCZOS)
+        canvas.paste(pic, (centre[0] - pic.width // 2, centre[1] - pic.height // 2))
+        return np.asarray(canvas), None
+    x0, y0, x1, _ = box
+    k = face_px / (x1 - x0)
+    pic = pic.resize((round(pic.width * k), round(pic.height * k)), Image.Resampling.LANCZOS)
+    left = round(centre[0] - (x0 * k + face_px / 2))
+    top = round(centre[1] - (y0 * k + face_px / 2))
+    canvas.paste(pic, (left, top))
+    fx, fy = left + x0 * k, top + y0 * k
+    return np.asarray(canvas), (fx, fy, fx + face_px, fy + face_px)

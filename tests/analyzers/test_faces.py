@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,12 @@ from aima.analyzers._faces_common import (
     RawFace,
     blur_score,
     frontal_score,
+    is_flat,
     l2_normalise,
     landmarks_plausible,
     nms,
     square_crop,
+    tile_origins,
 )
 from aima.analyzers._faces_dlib import (
     DLIB_MATCH_DISTANCE,
@@ -37,6 +40,7 @@ from aima.analyzers.base import AnalysisContext, Chunk, ChunkData
 from aima.analyzers.faces import Faces, FacesConfig
 from aima.inference.models import ModelMissing, ModelStore
 from aima.media.types import Frame, MediaInfo, MediaKind
+from aima.results.vision import USABLE_FACE, UsableFace
 from aima.runtime import build_runtime
 from tests.analyzers import faces_fixtures as ff
 from tests.conftest import make_settings
@@ -87,6 +91,7 @@ def _only_face(runs: ff.Runs, name: str) -> dict[str, Any]:
     return face
 
 
+@pytest.mark.real_model("faces")
 def test_astronaut_has_one_face_after_false_positive_filtering(runs: ff.Runs) -> None:
     data = runs.data("astronaut", "faces")
     assert data["count"] == 1 and data["frames"] == 1  # HOG's hit on the suit is dropped
@@ -199,7 +204,107 @@ def test_blurred_face_is_not_usable(tmp_path: Path, dlib_models: DlibModels) -> 
     (a,) = faces.run(*_ctx(tmp_path, sharp))["frames"][0]["faces"]
     found = faces.run(*_ctx(tmp_path, soft))["frames"][0]["faces"]
     assert a["usable"] and a["quality"]["blur"] > 100
-    assert found and all(not f["usable"] and f["quality"]["blur"] < 20 for f in found)
+    assert found and all(
+        not f["usable"] and f["quality"]["blur"] < USABLE_FACE.min_blur for f in found
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "face_px", "centre", "degradation"),
+    [
+        # placements, sizes and seeds differ from benchmarks/face_recall_bench.py CALIBRATION
+        ("astronaut", 40, (1000, 230), {"noise": 15.0, "jpeg": 18, "seed": 1234}),
+        ("messi", 36, (560, 520), {"noise": 10.0, "blur": 0.8, "seed": 99}),
+    ],
+)
+def test_small_grainy_face_is_found_by_the_second_pass(
+    tmp_path: Path,
+    dlib_models: DlibModels,
+    who: str,
+    face_px: int,
+    centre: tuple[int, int],
+    degradation: dict[str, Any],
+) -> None:
+    scene, truth = ff.small_face_scene(who, face_px=face_px, centre=centre)
+    assert truth is not None
+    image = ff.degrade(scene, **degradation)  # 1280x720, face ~40 px
+    frame = Frame(0.0, image, 0, "image")
+    assert _dlib_faces(tmp_path, dlib_models, second_pass=False).detect(frame) == []
+    (face,) = _dlib_faces(tmp_path, dlib_models).detect(frame)
+    x0, y0, x1, y1 = face.box
+    tx0, ty0, tx1, ty1 = truth
+    assert iou([x0, y0, x1 - x0, y1 - y0], [tx0, ty0, tx1 - tx0, ty1 - ty0]) > 0.5
+    assert face.confidence >= 0.5
+    # the record comes out in frame coordinates with its embedding computed at full size
+    (record,) = _dlib_faces(tmp_path, dlib_models).run(*_ctx(tmp_path, image))["frames"][0]["faces"]
+    assert record["box"][0] == pytest.approx(x0 / 1280, abs=1e-3)
+    assert record["embedding"] is not None
+
+
+class _CountingBackend:
+    """Wraps a backend and records each ``magnify`` it is asked for."""
+
+    def __init__(self, inner: DlibBackend) -> None:
+        self.inner = inner
+        self.model_id, self.embedding_dim = inner.model_id, inner.embedding_dim
+        self.match_distance = inner.match_distance
+        self.calls: list[float] = []
+
+    def detect(self, image: np.ndarray[Any, Any], magnify: float = 1.0) -> list[RawFace]:
+        self.calls.append(magnify)
+        return self.inner.detect(image, magnify)
+
+    def embed(self, items: Any) -> Any:
+        return self.inner.embed(items)
+
+
+def test_second_pass_runs_only_on_faceless_frames_that_are_not_flat(
+    tmp_path: Path, dlib_models: DlibModels
+) -> None:
+    faces = _dlib_faces(tmp_path, dlib_models)
+    counting = _CountingBackend(faces._backend)  # type: ignore[arg-type]
+    faces.use_backend(counting)
+    flat = np.full((360, 640, 3), 30, np.uint8)
+    assert faces.detect(Frame(0.0, flat, 0, "image")) == [] and counting.calls == [1.0]
+    counting.calls.clear()
+    assert faces.detect(Frame(0.0, np.asarray(ff.astronaut()), 0, "image"))
+    assert counting.calls == [1.0]  # found on the fast pass
+    counting.calls.clear()
+    scene = np.asarray(ff.background(640, 360))
+    assert faces.detect(Frame(0.0, scene, 0, "image")) == []
+    assert counting.calls == [1.0, 2.0]  # looked again, found nothing
+    assert is_flat(flat, 4.0) and not is_flat(scene, 4.0)
+
+
+def test_one_definition_of_a_usable_face() -> None:
+    from aima.core.settings import IdentitySettings
+
+    cfg, ident = FacesConfig(), IdentitySettings()
+    assert (cfg.min_face_px, cfg.min_blur, cfg.min_frontal) == (
+        USABLE_FACE.min_size_px,
+        USABLE_FACE.min_blur,
+        USABLE_FACE.min_frontal,
+    )
+    assert (ident.face_min_size_px, ident.face_min_blur, ident.face_min_frontal) == (
+        USABLE_FACE.min_size_px,
+        USABLE_FACE.min_blur,
+        USABLE_FACE.min_frontal,
+    )
+    good = {"size_px": 40.0, "blur": 30.0, "frontal": 0.8}
+    assert USABLE_FACE.accepts(good)
+    assert not USABLE_FACE.accepts(good, has_embedding=False)
+    assert not USABLE_FACE.accepts({**good, "size_px": 31.9})
+    assert not USABLE_FACE.accepts({**good, "blur": 14.9})
+    assert not USABLE_FACE.accepts({**good, "frontal": 0.1})
+    assert not USABLE_FACE.accepts({})
+    assert UsableFace(min_blur=40.0).accepts(good) is False
+
+
+def test_tiles_cover_the_frame_with_overlap() -> None:
+    assert tile_origins(100, 200, 10) == [0]
+    starts = tile_origins(1280, 320, 64)
+    assert starts[0] == 0 and starts[-1] == 1280 - 320
+    assert all(b - a <= 320 - 64 for a, b in itertools.pairwise(starts))
 
 
 # ---------------------------------------------------------------- direct analyzer tests

@@ -64,6 +64,7 @@ def _assert_benign(data: dict[str, Any]) -> None:
 # --- real model, real pipeline -------------------------------------------------------------
 
 
+@pytest.mark.real_model("nsfw")
 def test_astronaut_is_benign_with_a_face_as_context(runtime: Runtime, tmp_path: Path) -> None:
     _, data = _run(runtime, _astronaut(tmp_path))
     _assert_benign(data)
@@ -242,7 +243,7 @@ class _StubSession:
 def test_frames_are_batched_through_the_session(tmp_path: Path) -> None:
     nsfw = Nsfw(NsfwConfig(batch_size=3), default_chunk_s=60, models=ModelStore(tmp_path))
     stub = _StubSession()
-    nsfw._session, nsfw._size = stub, 640
+    nsfw._session, nsfw._size = stub, 640  # type: ignore[assignment]
     images = [np.zeros((360, 640, 3), np.uint8) for _ in range(7)]
     found = nsfw.detect(images)
     assert stub.batches == [3, 3, 1] and len(found) == 7

@@ -65,13 +65,20 @@ class FaceBackend(Protocol):
     embedding_dim: int
     match_distance: float  # L2 distance between normalised embeddings below which: same person
 
-    def detect(self, image: Image8) -> list[RawFace]:
-        """Faces in one RGB image, boxes/landmarks in that image's pixels, best first."""
+    def detect(self, image: Image8, magnify: float = 1.0) -> list[RawFace]:
+        """Faces in one RGB image, boxes/landmarks in that image's pixels, best first.
+
+        ``magnify`` > 1 looks ``magnify`` times closer than the normal (fast) pass, for
+        faces too small for it; how (whole frame or tiles) is the backend's business.
+        """
         ...
 
     def embed(self, items: Sequence[tuple[Image8, RawFace]]) -> FloatArray:
         """One L2-normalised row per (image, face), computed at the image's resolution."""
         ...
+
+
+# usable faces: one definition, shared with identity (aima.results.vision.UsableFace)
 
 
 # --------------------------------------------------------------------- calibration
@@ -134,6 +141,42 @@ def scale_face(face: RawFace, factor: float) -> RawFace:
         face.score,
         face.confidence,
         (face.landmarks * factor).astype(np.float32),
+        face.handle,
+    )
+
+
+def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` px covering ``length`` px, neighbours sharing at
+    least ``overlap`` px; the last tile ends at the border (no partial tiles)."""
+    if tile >= length:
+        return [0]
+    stride = max(1, tile - overlap)
+    starts = list(range(0, length - tile, stride))
+    return [*starts, length - tile]
+
+
+def is_flat(image: Image8, min_std: float) -> bool:
+    """True for frames with nothing to find: black, single-colour or nearly so.
+
+    The standard deviation of the grey levels of a 64-px thumbnail is below ``min_std``.
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    k = 64.0 / max(h, w)
+    small = image if k >= 1 else cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(np.ascontiguousarray(small[..., :3]), cv2.COLOR_RGB2GRAY)
+    return float(grey.std()) < min_std
+
+
+def shift_face(face: RawFace, dx: float, dy: float) -> RawFace:
+    """The same face with its box and landmarks moved by ``(dx, dy)``."""
+    x0, y0, x1, y1 = face.box
+    return RawFace(
+        (x0 + dx, y0 + dy, x1 + dx, y1 + dy),
+        face.score,
+        face.confidence,
+        (face.landmarks + np.array([dx, dy], dtype=np.float32)).astype(np.float32),
         face.handle,
     )
 

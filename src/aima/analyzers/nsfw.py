@@ -42,16 +42,17 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any, ClassVar, Literal
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator
 
-from aima.analyzers._tracking import nms
+from aima.analyzers._yolo import decode_yolov8, letterbox
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
+from aima.inference.backends import BackendOption, choose_backend
 from aima.inference.models import ModelSpec, file_sha256
 from aima.inference.sessions import InferenceSession, onnx_session
 from aima.media.types import Frame, MediaKind
+from aima.results import AnalyzerResult, NsfwResult
 
 # The class order of NudeNet 3.x's detectors (nudenet.py ``__labels``).
 NUDENET_LABELS: tuple[str, ...] = (
@@ -89,6 +90,8 @@ NUDENET_320N = ModelSpec(
     sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
     how_to_get="pip install nudenet==3.4.2 (the wheel ships 320n.onnx)",
     description="NudeNet 3.4 body-part detector, YOLOv8n at 320 px (default)",
+    version="nudenet 3.4.2 (320n)",
+    licence="AGPL-3.0 (NudeNet)",
 )
 NUDENET_640M = ModelSpec(
     name="nudenet-640m",
@@ -99,8 +102,11 @@ NUDENET_640M = ModelSpec(
     ),
     optional=True,
     description="NudeNet 3.4 body-part detector, YOLOv8m at 640 px (stronger, ~10x slower)",
+    version="NudeNet v3 640m",
+    licence="AGPL-3.0 (NudeNet)",
 )
 _DEFAULT_SIDE = {"320n": 320, "640m": 640}
+_OPTIONS = (BackendOption("640m", (NUDENET_640M,)), BackendOption("320n", (NUDENET_320N,)))
 
 Label = dict[str, Any]
 
@@ -138,16 +144,13 @@ def preprocess(
     """An RGB frame as NudeNet feeds it: black right/bottom pad to a square, resize, 0..1, CHW.
 
     Returns the ``3×size×size`` tensor and the padded square's side (for decoding).
+    The padding is :func:`aima.analyzers._yolo.letterbox` in ``corner`` mode.
     """
-    h, w = image.shape[:2]
-    side = max(h, w)
-    padded = np.zeros((side, side, 3), dtype=np.uint8)
-    padded[:h, :w] = image[..., :3]
+    canvas, _, _ = letterbox(np.asarray(image)[..., :3], size, mode="corner")
     if channels == "bgr":
-        padded = np.ascontiguousarray(padded[..., ::-1])
-    resized = cv2.resize(padded, (size, size), interpolation=cv2.INTER_LINEAR)
-    tensor = resized.astype(np.float32) * np.float32(1 / 255.0)
-    return np.ascontiguousarray(tensor.transpose(2, 0, 1)), side
+        canvas = canvas[..., ::-1]
+    tensor = canvas.astype(np.float32) * np.float32(1 / 255.0)
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1)), max(image.shape[:2])
 
 
 def postprocess(
@@ -164,43 +167,33 @@ def postprocess(
 
     ``side`` is the padded square's side in frame pixels, ``size`` the model input:
     model pixels times ``side / size`` are frame pixels, because the padding sits on
-    the right and bottom only.
+    the right and bottom only. Decoding is the shared :func:`decode_yolov8`, with
+    NudeNet's class-agnostic NMS.
     """
-    out = np.asarray(output, dtype=np.float32)
-    if out.ndim == 3:
-        out = out[0]
-    if out.ndim != 2 or out.shape[0] != 4 + len(NUDENET_LABELS):
-        raise ValueError(f"unexpected NudeNet output shape {np.shape(output)}")
-    rows = out.T
-    class_scores = rows[:, 4:]
-    cls = class_scores.argmax(axis=1)
-    score = class_scores[np.arange(rows.shape[0]), cls]
-    keep = score >= min_confidence
-    rows, cls, score = rows[keep], cls[keep], score[keep]
-    k = side / size
-    x1 = np.clip((rows[:, 0] - rows[:, 2] / 2) * k, 0, width)
-    y1 = np.clip((rows[:, 1] - rows[:, 3] / 2) * k, 0, height)
-    x2 = np.clip((rows[:, 0] + rows[:, 2] / 2) * k, 0, width)
-    y2 = np.clip((rows[:, 1] + rows[:, 3] / 2) * k, 0, height)
-    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float64)
-    labels: list[Label] = []
-    for i in nms(boxes, score, nms_iou):
-        x, y, bw, bh = boxes[i]
-        if bw <= 0 or bh <= 0:
-            continue
-        labels.append(
-            {
-                "label": NUDENET_LABELS[int(cls[i])],
-                "confidence": round(float(score[i]), 4),
-                "box": [
-                    round(float(x) / width, 4),
-                    round(float(y) / height, 4),
-                    round(float(bw) / width, 4),
-                    round(float(bh) / height, 4),
-                ],
-            }
-        )
-    return labels
+    found = decode_yolov8(
+        output,
+        ratio=size / side,
+        pad=(0, 0),
+        width=width,
+        height=height,
+        min_confidence=min_confidence,
+        nms_iou=nms_iou,
+        agnostic=True,
+        num_classes=len(NUDENET_LABELS),
+    )
+    return [
+        {
+            "label": NUDENET_LABELS[det.class_id],
+            "confidence": round(det.score, 4),
+            "box": [
+                round(det.box[0] / width, 4),
+                round(det.box[1] / height, 4),
+                round(det.box[2] / width, 4),
+                round(det.box[3] / height, 4),
+            ],
+        }
+        for det in found
+    ]
 
 
 def frame_score(labels: list[Label], explicit: tuple[str, ...] | frozenset[str]) -> float:
@@ -238,6 +231,7 @@ class Nsfw(Analyzer):
     modality = Modality.FRAMES
     kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     Config: ClassVar[type[AnalyzerConfig]] = NsfwConfig
+    Result: ClassVar[type[AnalyzerResult]] = NsfwResult
     description = "explicit content per keyframe (NudeNet body parts), flagged spans"
     model_specs = (NUDENET_320N, NUDENET_640M)
 
@@ -260,10 +254,8 @@ class Nsfw(Analyzer):
         """Which NudeNet model this instance uses (``auto``: 640m when present)."""
         with self._variant_lock:
             if self._variant is None:
-                if self.cfg.model == "auto":
-                    self._variant = "640m" if self.models.available(NUDENET_640M) else "320n"
-                else:
-                    self._variant = self.cfg.model
+                chosen = choose_backend(self.name, self.cfg.model, _OPTIONS, self.models)
+                self._variant = "640m" if chosen == "640m" else "320n"
             return self._variant
 
     @property
