@@ -18,6 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
 from aima.analyzers import _ocr_engines as engines
+from aima.analyzers import _ocr_lang as lang_id
+from aima.analyzers._ocr_multilang import candidates_for
 from aima.analyzers._ocr_text import Reading, choose, distinct_text, guess_language, merge_spans
 from aima.analyzers.base import AnalysisContext, Chunk, ChunkData
 from aima.analyzers.ocr import Ocr, OcrConfig
@@ -32,6 +34,7 @@ from tests.conftest import make_settings
 
 ENGLISH = "AIMA TEST 42"
 GERMAN = "Größe: Übermäßig schöne Straße in München"
+LANGS = ["en", "de", "fr", "es", "it", "pt", "nl"]
 INTERVAL = 0.5  # keyframe interval of the test video (decode.max_interval_s)
 W, H = 1280, 720
 BG, FG = (24, 32, 64), (250, 250, 250)
@@ -178,6 +181,7 @@ def test_video_text_spans_through_the_pipeline(ocr_runtime: Runtime, tmp_path: P
     assert len(analysed) <= 5 and data["stats"]["reused"] == len(frames) - len(analysed)
 
 
+@pytest.mark.real_model("ocr")
 def test_image_lines_boxes_and_languages(ocr_runtime: Runtime, tmp_path: Path) -> None:
     img, (en_box, de_box) = _render([ENGLISH_AT, GERMAN_AT])
     path = tmp_path / "sign.png"
@@ -292,6 +296,44 @@ def test_language_guess() -> None:
     assert guess_language(ENGLISH, ["en", "de"]) == "en"
     assert guess_language("Café crème", ["en", "fr"]) == "fr"
     assert guess_language("出口", ["en", "zh"]) == "zh"
+    assert guess_language("Le musée est fermé le lundi", LANGS) == "fr"
+    assert guess_language("¿Dónde está la estación?", LANGS) == "es"
+    assert guess_language("Het is één uur", LANGS) == "nl"
+    assert guess_language("Exit 12", LANGS) == "en"  # no evidence: the first configured
+
+
+def test_language_ranking_from_diacritic_free_text_and_decision() -> None:
+    # PP-OCR readings have no diacritics: function words still rank the language first
+    assert lang_id.rank("Ele nao sabe onde fica a praca", LANGS)[0][0] == "pt"
+    assert lang_id.rank("Non so perche e partito", LANGS)[0][0] == "it"
+    assert lang_id.rank("Die GroBe der StraBe", LANGS)[0][0] == "de"  # PP-OCR writes ß as B
+    ranked, top = lang_id.rank("SALE 50", LANGS)
+    assert ranked[:2] == ["en", "de"] and top == 0.0  # no evidence: configured order
+    # a line with too little evidence is re-read in every language, others in their top k
+    sign = Reading("SALE 50", 0.99, "rapidocr")
+    assert candidates_for(sign, LANGS, 2, min_evidence=1.0) == ranked
+    sentence = Reading("Ele nao sabe onde fica a praca", 0.99, "rapidocr")
+    assert len(candidates_for(sentence, LANGS, 2, min_evidence=1.0)) == 2
+    # the crop read as French and as Spanish: French text and confidence win
+    readings = {
+        "fr": ("Rendez-vous à Marseille à midi", 0.95),
+        "es": ("Rendez-vous á Marseille", 0.8),
+    }
+    choice = lang_id.decide(readings, LANGS)
+    assert choice is not None and choice.language == "fr" and 0.5 < choice.confidence <= 1.0
+    # equal confidences, no evidence either way: the first configured language
+    tie = lang_id.decide({"de": ("AIMA 42", 0.9), "en": ("AIMA 42", 0.9)}, LANGS)
+    assert tie is not None and tie.language == "en"
+    assert lang_id.decide({"de": ("  ", 0.9)}, LANGS) is None
+    # English cannot write the accents it reads as confidently as French writes them: the
+    # text two models agree on ("â", "î") is the evidence, not the single top confidence
+    sign = {
+        "en": ("Cafe creme brulee", 0.97),
+        "fr": ("Café crème brûlée", 0.96),
+        "it": ("Café crème brûlée", 0.90),
+    }
+    best = lang_id.decide(sign, LANGS)
+    assert best is not None and best.language == "fr"
 
 
 def test_model_selection_prefers_server_models_when_present(tmp_path: Path) -> None:
@@ -350,3 +392,80 @@ def test_without_tesseract_auto_degrades_and_tesseract_engine_fails(
     strict = Ocr(OcrConfig(engine="tesseract"), default_chunk_s=60, models=store)
     with pytest.raises(ConfigError, match="tesseract is not installed"):
         strict.ensure_loaded()
+
+
+# Test sentences: NOT the calibration set of benchmarks/ocr_bench.py (other sentences, fonts
+# DejaVuSans/DejaVuSerif instead of the condensed/bold ones, sizes 20-48 instead of 18-44).
+MULTILINGUAL = {
+    "en": "Welcome to the annual board meeting",
+    "de": "Größe und Gewicht der Päckchen prüfen",
+    "fr": "Nous arrivons à Marseille demain soir",
+    "es": "La reunión empieza mañana a las ocho",
+    "it": "Non so perché è partito così presto",
+    "pt": "Ele não sabe onde fica a praça",
+    "nl": "Er rijdt maar één trein per uur",
+}
+_DARK, _LIGHT = (20, 24, 36), (240, 238, 230)
+
+
+def _render_languages(font: str, size: int, *, light_text: bool) -> tuple[Image.Image, list[float]]:
+    """One line per language of MULTILINGUAL; returns the frame and each line's centre y."""
+    bg, fg = (_DARK, _LIGHT) if light_text else (_LIGHT, _DARK)
+    img = Image.new("RGB", (W, H), bg)
+    draw = ImageDraw.Draw(img)
+    face = ImageFont.truetype(str(Path(_font_path()).with_name(font)), size)
+    step = (H - 40) / len(MULTILINGUAL)
+    centres = []
+    for i, text in enumerate(MULTILINGUAL.values()):
+        y = 20 + i * step + (step - size) / 2
+        draw.text((50, y), text, font=face, fill=fg)
+        _, y0, x1, y1 = draw.textbbox((50, y), text, font=face)
+        assert x1 < W - 20, (text, size)  # the line fits the frame
+        centres.append((y0 + y1) / 2 / H)
+    return img, centres
+
+
+def test_multilingual_lines_keep_accents_and_get_their_language(tmp_path: Path) -> None:
+    """CER <= 3 % per language over four renderings; most lines tagged right."""
+    if not Path(_font_path()).with_name("DejaVuSerif.ttf").is_file():
+        pytest.skip("DejaVuSerif.ttf missing (install fonts-dejavu-core)")
+    analyser = Ocr(OcrConfig(), default_chunk_s=60, models=ModelStore(tmp_path))
+    renderings = [
+        ("DejaVuSans.ttf", 20, False),
+        ("DejaVuSerif.ttf", 30, True),
+        ("DejaVuSans.ttf", 40, True),
+        ("DejaVuSerif.ttf", 48, False),
+    ]
+    edits = dict.fromkeys(MULTILINGUAL, 0.0)
+    tagged: list[bool] = []
+    for font, size, light in renderings:
+        img, centres = _render_languages(font, size, light_text=light)
+        lines = analyser.read_frame(Frame(0.0, np.asarray(img)))
+        for (lang, ref), centre in zip(MULTILINGUAL.items(), centres, strict=True):
+            near = [ln for ln in lines if abs(ln["box"][1] + ln["box"][3] / 2 - centre) < 0.03]
+            near.sort(key=lambda ln: ln["box"][0])
+            text = " ".join(ln["text"] for ln in near)
+            edits[lang] += cer(text, ref) * len(ref)
+            tagged.append(bool(near) and near[0]["language"] == lang)
+            for ln in near:
+                assert 0.0 <= ln["language_confidence"] <= 1.0, ln
+                assert ln["language"] in LANGS and 0.5 <= ln["confidence"] <= 1.0, ln
+    rates = {lang: edits[lang] / (len(ref) * len(renderings)) for lang, ref in MULTILINGUAL.items()}
+    assert all(rate <= 0.03 for rate in rates.values()), rates
+    assert sum(tagged) >= 0.9 * len(tagged), tagged
+
+
+def test_missing_language_pack_fails_at_load_naming_the_debian_package(tmp_path: Path) -> None:
+    from aima.core.errors import ConfigError
+
+    _, installed, _ = engines.tesseract_probe(engines.tesseract_cmd())
+    if not installed:
+        pytest.skip("tesseract is not installed")
+    if "pol" in installed:
+        pytest.skip("Polish language data installed: no missing pack to test with")
+    analyser = Ocr(
+        OcrConfig(languages=["en", "pl"]), default_chunk_s=60, models=ModelStore(tmp_path)
+    )
+    with pytest.raises(ConfigError, match=r"tesseract-ocr-pol"):
+        analyser.ensure_loaded()
+    assert engines.debian_package("chi_sim") == "tesseract-ocr-chi-sim"

@@ -2,9 +2,10 @@
 
 ``PpOcr`` runs RapidOCR's detector, angle classifier and recognizer as separate steps so
 the detector sees a downscaled frame while recognition reads the full-resolution crops.
-``Tesseract`` re-reads line crops: all crops of one frame are stacked into one image and
-read in a single ``tesseract`` process (process start + loading ``deu+eng`` costs more
-than reading a line).
+``Tesseract`` re-reads line crops: all crops of one frame that need the same language are
+stacked into one image and read in a single ``tesseract`` process (process start + loading
+a model costs more than reading a line); different languages run as separate processes,
+two at a time (``read_each``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -26,6 +28,7 @@ from PIL import Image
 
 from aima.analyzers._ocr_text import Reading
 from aima.core.errors import ConfigError
+from aima.inference.backends import BackendOption, choose_backend
 from aima.inference.models import ModelSpec, ModelStore
 from aima.inference.sessions import cpu_threads, onnx_providers
 
@@ -45,6 +48,8 @@ DET_MOBILE = ModelSpec(
     package=_PKG,
     sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
     description="PP-OCRv4 mobile text detector (DB)",
+    version="rapidocr-onnxruntime 1.4.4",
+    licence="Apache-2.0 (PaddleOCR)",
 )
 CLS_MOBILE = ModelSpec(
     "ppocr-v2-cls",
@@ -53,6 +58,8 @@ CLS_MOBILE = ModelSpec(
     package=_PKG,
     sha256="e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
     description="PP-OCR text direction (0/180 degrees) classifier",
+    version="rapidocr-onnxruntime 1.4.4",
+    licence="Apache-2.0 (PaddleOCR)",
 )
 REC_MOBILE = ModelSpec(
     "ppocr-v4-rec",
@@ -61,6 +68,8 @@ REC_MOBILE = ModelSpec(
     package=_PKG,
     sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
     description="PP-OCRv4 mobile recognizer (Chinese + ASCII alphabet)",
+    version="rapidocr-onnxruntime 1.4.4",
+    licence="Apache-2.0 (PaddleOCR)",
 )
 DET_SERVER = ModelSpec(
     "ppocr-v4-det-server",
@@ -68,6 +77,8 @@ DET_SERVER = ModelSpec(
     _GET_SERVER.format(file="ch_PP-OCRv4_det_server_infer.onnx"),
     optional=True,
     description="PP-OCRv4 server text detector (stronger, slower)",
+    version="PP-OCRv4 server",
+    licence="Apache-2.0 (PaddleOCR)",
 )
 REC_SERVER = ModelSpec(
     "ppocr-v4-rec-server",
@@ -75,6 +86,8 @@ REC_SERVER = ModelSpec(
     _GET_SERVER.format(file="ch_PP-OCRv4_rec_server_infer.onnx"),
     optional=True,
     description="PP-OCRv4 server recognizer (stronger, slower)",
+    version="PP-OCRv4 server",
+    licence="Apache-2.0 (PaddleOCR)",
 )
 MODEL_SPECS = (DET_MOBILE, CLS_MOBILE, REC_MOBILE, DET_SERVER, REC_SERVER)
 
@@ -93,17 +106,20 @@ class PpModels:
         return "ppocr-v4-server" if size == {True} else f"ppocr-v4({self.det.name},{self.rec.name})"
 
 
+_SIZES = (
+    BackendOption("server", (DET_SERVER, REC_SERVER)),
+    BackendOption("mobile", (DET_MOBILE, CLS_MOBILE, REC_MOBILE)),
+)
+
+
 def select_models(store: ModelStore, model_size: str) -> PpModels:
     """``mobile``: the packaged files; ``server``: the server files (must be present);
-    ``auto``: each server file where present, else the packaged one."""
-    if model_size == "mobile":
-        return PpModels(DET_MOBILE, CLS_MOBILE, REC_MOBILE)
-    if model_size == "server":
-        store.path(DET_SERVER), store.path(REC_SERVER)  # ModelMissing says how to get them
+    ``auto``: the server pair when both files are present, else the packaged files
+    (``choose_backend``, the one rule every analyzer uses)."""
+    size = choose_backend("ocr", model_size, _SIZES, store)
+    if size == "server":
         return PpModels(DET_SERVER, CLS_MOBILE, REC_SERVER)
-    det = DET_SERVER if store.available(DET_SERVER) else DET_MOBILE
-    rec = REC_SERVER if store.available(REC_SERVER) else REC_MOBILE
-    return PpModels(det, CLS_MOBILE, rec)
+    return PpModels(DET_MOBILE, CLS_MOBILE, REC_MOBILE)
 
 
 def rapidocr_version() -> str:
@@ -219,30 +235,50 @@ class Tesseract:
     gap = 24  # blank rows between stacked crops
     max_rows = 24  # crops per tesseract call
 
-    def __init__(self, langs: Sequence[str], *, timeout_s: float) -> None:
+    def __init__(self, langs: Sequence[str], *, timeout_s: float, processes: int = 1) -> None:
         self.cmd = tesseract_cmd()
         ver, installed, problem = tesseract_probe(self.cmd)
         if ver is None:
-            raise ConfigError(problem)
+            raise TesseractMissing(problem)
         missing = [lang for lang in langs if lang not in installed]
         if missing:
             raise ConfigError(
-                f"tesseract has no language data for {missing}; install "
-                + " ".join(f"tesseract-ocr-{m.replace('_', '-')}" for m in missing)
+                f"tesseract has no language data for {missing} (configured OCR languages); "
+                f"install the Debian package(s) {' '.join(debian_package(m) for m in missing)} "
+                "or remove the language(s) from the ocr analyzer's `languages`"
             )
         self.version = ver
         self.langs = "+".join(langs)
         self.timeout_s = timeout_s
+        self.processes = max(1, processes)
         self._env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
-    def read(self, crops: Sequence[Any]) -> list[Reading | None]:
-        """One reading per BGR/grey crop (``None`` where Tesseract found no word)."""
+    def read(self, crops: Sequence[Any], langs: str | None = None) -> list[Reading | None]:
+        """One reading per BGR/grey crop (``None`` where Tesseract found no word).
+
+        ``langs``: Tesseract language(s) for this read (``"fra"``, ``"deu+eng"``); default:
+        all languages this reader was built for.
+        """
         out: list[Reading | None] = []
         for i in range(0, len(crops), self.max_rows):
-            out.extend(self._read_stack(crops[i : i + self.max_rows]))
+            out.extend(self._read_stack(crops[i : i + self.max_rows], langs or self.langs))
         return out
 
-    def _read_stack(self, crops: Sequence[Any]) -> list[Reading | None]:
+    def read_each(self, jobs: Mapping[str, Sequence[Any]]) -> dict[str, list[Reading | None]]:
+        """``read`` for several languages (language -> its crops), up to ``processes`` at once.
+
+        One process per language keeps the languages apart (a combined ``fra+spa`` model
+        picks per word and mixes alphabets); running two at a time uses both cores of a
+        small machine while one process starts and loads its model.
+        """
+        items = [(lang, crops) for lang, crops in jobs.items() if crops]
+        if self.processes == 1 or len(items) <= 1:
+            return {lang: self.read(crops, lang) for lang, crops in items}
+        with ThreadPoolExecutor(max_workers=self.processes) as pool:
+            futures = {lang: pool.submit(self.read, crops, lang) for lang, crops in items}
+            return {lang: future.result() for lang, future in futures.items()}
+
+    def _read_stack(self, crops: Sequence[Any], langs: str) -> list[Reading | None]:
         rows = [_prepare(c, self.line_height) for c in crops]
         width = max(r.shape[1] for r in rows) + 2 * self.gap
         height = sum(r.shape[0] for r in rows) + self.gap * (len(rows) + 1)
@@ -253,7 +289,7 @@ class Tesseract:
             canvas[y : y + row.shape[0], self.gap : self.gap + row.shape[1]] = row
             spans.append((y, y + row.shape[0]))
             y += row.shape[0] + self.gap
-        words = self._run(canvas)
+        words = self._run(canvas, langs)
         found: list[list[tuple[int, str, float]]] = [[] for _ in rows]
         for left, top, h, conf, text in words:
             centre = top + h / 2
@@ -273,10 +309,10 @@ class Tesseract:
             readings.append(Reading(text, round(min(1.0, max(0.0, conf)), 4), "tesseract"))
         return readings
 
-    def _run(self, canvas: Any) -> list[tuple[int, int, int, float, str]]:
+    def _run(self, canvas: Any, langs: str) -> list[tuple[int, int, int, float, str]]:
         buf = io.BytesIO()
         Image.fromarray(canvas).save(buf, format="PNG", compress_level=1)
-        cmd = [self.cmd, "stdin", "stdout", "-l", self.langs, "--psm", "6", "tsv"]
+        cmd = [self.cmd, "stdin", "stdout", "-l", langs, "--psm", "6", "tsv"]
         try:
             proc = subprocess.run(
                 cmd,
@@ -307,6 +343,15 @@ class Tesseract:
                 continue
             words.append((int(rec["left"]), int(rec["top"]), int(rec["height"]), conf, text))
         return words
+
+
+class TesseractMissing(ConfigError):
+    """The ``tesseract`` binary itself is absent or broken (``auto`` then runs PP-OCR alone)."""
+
+
+def debian_package(traineddata: str) -> str:
+    """The Debian package shipping a Tesseract language (``chi_sim`` -> tesseract-ocr-chi-sim)."""
+    return "tesseract-ocr-" + traineddata.lower().replace("_", "-")
 
 
 def tesseract_cmd() -> str:

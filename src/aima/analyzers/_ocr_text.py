@@ -1,18 +1,19 @@
 """Text logic of the OCR analyzer: pure functions, no models (unit-testable on plain dicts).
 
 * ``choose`` picks between a RapidOCR and a Tesseract reading of the same line;
-* ``guess_language`` tags a line ``de`` / ``en`` / ...;
+* ``guess_language`` tags a line from its text alone (``_ocr_lang``);
 * ``merge_spans`` turns per-keyframe lines into on-screen spans (``finalize``).
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
+
+from aima.analyzers import _ocr_lang as lang_id
 
 # ISO 639-1 code -> Tesseract traineddata name (Debian package tesseract-ocr-<name>).
 TESSERACT_LANGS: dict[str, str] = {
@@ -34,62 +35,6 @@ TESSERACT_LANGS: dict[str, str] = {
 }
 # What the packaged PP-OCR recognizer (Chinese + ASCII alphabet) reads without losing letters.
 PPOCR_LANGS = frozenset({"en", "zh"})
-
-_GERMAN_CHARS = frozenset("äöüÄÖÜß")
-_GERMAN_WORDS = frozenset(
-    {
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "mit",
-        "ein",
-        "eine",
-        "einer",
-        "eines",
-        "für",
-        "auf",
-        "ich",
-        "sie",
-        "wir",
-        "ihr",
-        "von",
-        "zu",
-        "den",
-        "dem",
-        "des",
-        "im",
-        "am",
-        "auch",
-        "sich",
-        "oder",
-        "aber",
-        "wie",
-        "bei",
-        "nach",
-        "aus",
-        "noch",
-        "nur",
-        "schon",
-        "über",
-        "unter",
-        "straße",
-        "bitte",
-        "danke",
-        "willkommen",
-        "ausgang",
-        "eingang",
-        "achtung",
-        "geöffnet",
-        "geschlossen",
-        "heute",
-        "morgen",
-        "uhr",
-    }
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,21 +84,15 @@ def is_latin_text(text: str) -> bool:
 
 
 def guess_language(text: str, configured: Sequence[str]) -> str:
-    """Best guess for one line (documented in the analyzer's docstring).
+    """Best guess for one line from its text alone: ``zh`` for CJK, else ``_ocr_lang.guess``.
 
-    ``de`` for German-specific letters (äöüß) or a German function word; ``zh`` for CJK;
-    for other non-ASCII Latin letters the one other configured non-English Latin language
-    if exactly one is configured; otherwise ``en``.
+    The analyzer itself decides with Tesseract's per-language confidences as well
+    (``_ocr_multilang``); this is the text-only fallback.
     """
     if any(is_cjk(c) for c in text):
         return "zh"
-    words = {w.casefold() for w in _WORD.findall(text)}
-    if _GERMAN_CHARS.intersection(text) or words & _GERMAN_WORDS:
-        return "de"
-    others = [lang for lang in configured if lang not in {"en", "de", "zh"}]
-    if len(others) == 1 and any(c.isalpha() and ord(c) > 0x7F for c in text):
-        return others[0]
-    return "en"
+    latin = [lang for lang in configured if lang != "zh"] or ["en"]
+    return lang_id.guess(text, latin).language
 
 
 def _has_diacritics(text: str) -> bool:
@@ -228,6 +167,7 @@ class _Span:
             "box": box,
             "confidence": round(sum(line["confidence"] for line in chosen) / len(chosen), 4),
             "language": best["language"],
+            "language_confidence": best.get("language_confidence", 0.0),
             "engine": best["engine"],
             "frames": len(self.members),
         }

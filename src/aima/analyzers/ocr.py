@@ -1,29 +1,44 @@
-"""On-screen text (OCR) in images and video keyframes: PP-OCR via RapidOCR, Tesseract for umlauts.
+"""On-screen text (OCR) in images and video keyframes: PP-OCR finds and reads lines, Tesseract
+re-reads them in their language so accents survive.
 
 Engines (config ``engine``)
     ``rapidocr``  PP-OCRv4 detector + angle classifier + recognizer (ONNX files shipped in
                   ``rapidocr_onnxruntime``; the server models from ``AIMA_MODELS_DIR/rapidocr``
                   replace them when present, ``model_size``). Its alphabet is Chinese + ASCII:
-                  German text comes out as "GroBe: UbermäBig schone StraBe in Munchen".
-    ``tesseract`` the PP-OCR detector finds the lines; Tesseract (``languages`` mapped to its
-                  traineddata, e.g. ``deu+eng``) reads every line crop.
+                  "Größe" comes out as "GroBe", "reunión" as "reunion", "à" as "a".
+    ``tesseract`` the PP-OCR detector finds the lines; Tesseract reads every line crop in
+                  every configured language (slow; no PP-OCR text to rank languages by).
     ``auto``      (default) RapidOCR; when ``languages`` names a language PP-OCR does not cover
                   (anything but ``en``/``zh``), every detected line whose reading is Latin text
-                  (or empty / below ``min_confidence``) is re-read by Tesseract and the better
-                  reading kept (``_ocr_text.choose``): the same letters once diacritics,
-                  ß/B and spaces are folded away -> Tesseract's text (it differs exactly
-                  where PP-OCR is weak: umlauts, ß, dropped spaces as in "AIMATEST42");
-                  mostly the same letters (difflib ratio >= 0.8, case-folded) -> Tesseract's
-                  text if it has diacritics, RapidOCR's otherwise; agreeing readings get the
-                  higher of the two confidences; disagreeing ones: higher confidence wins.
-                  Measured on rendered 1280x720 frames: "Größe: Übermäßig schöne Straße in
-                  München" read exactly (RapidOCR alone: CER 0.17), English unchanged.
-                  A "suspect characters only" trigger was measured useless for German: the
-                  letters PP-OCR substitutes (a/o/u for ä/ö/ü, B for ß) are in nearly every
-                  line, so every Latin line is re-read. All lines of a frame go to Tesseract
-                  in ONE process call (crops stacked), which is what keeps it cheap. Without a
-                  usable Tesseract ``auto`` runs RapidOCR alone, logs why and says so in
-                  ``notes``; ``engine="tesseract"`` fails with how to install it.
+                  (or empty / below ``min_confidence``) is re-read by Tesseract
+                  (``_ocr_multilang``): in the ``language_candidates`` (2) languages PP-OCR's
+                  text makes most likely (``_ocr_lang.rank``: function words, letter sequences,
+                  "B" for ß), or in every configured language when that text has less than
+                  ``language_evidence_min`` evidence (short signs). Each candidate language is
+                  its own Tesseract model and process (a combined ``eng+fra+...`` model picks per
+                  word, mixes alphabets and is as slow as all of them), two processes at a time
+                  (``tesseract_processes``); all lines of a frame that need a language go to
+                  that process stacked in one image. ``_ocr_lang.decide`` picks the line's
+                  language from the readings (the text most models agree on, scored by
+                  function words and diacritics, + each language's Tesseract confidence), and
+                  that language's reading is compared with PP-OCR's (``_ocr_text.choose``):
+                  same letters once diacritics, ß/B and spaces are folded away -> Tesseract's
+                  text; mostly the same letters (difflib ratio >= 0.8) -> Tesseract's text if
+                  it has diacritics, RapidOCR's otherwise; disagreeing: higher confidence.
+                  Without a ``tesseract`` binary ``auto`` runs RapidOCR alone, logs why and
+                  says so in ``notes``; ``engine="tesseract"`` fails with how to install it.
+                  A configured language whose Tesseract data is missing fails the load,
+                  naming the Debian package (``tesseract-ocr-fra``, ...).
+
+Languages (config ``languages``, ISO 639-1, mapped to Tesseract's ``eng``/``deu``/...)
+    Default: en, de, fr, es, it, pt, nl (the packs the setup installs). More configured
+    languages cost little on lines with function words (still 2 Tesseract reads per line,
+    one process per distinct candidate language in the frame) and up to one process per
+    language on short signs without them. ``benchmarks/ocr_bench.py``, 1280x720, 2 shared
+    cores, quiet machine: frames with one line per language (7 lines, worst case)
+    RapidOCR alone 611 ms, CER 8.0 %; auto 1417 ms, CER 0.05 %, language tags 112/112;
+    frames with one line: 564 ms vs 950 ms (CER 6.9 % -> 0.0 %); short signs: 1176 ms
+    per 7-line frame, CER 6.6 % -> 0.1 %, tags 51/112 -> 110/112.
 
 Speed (video: ~300 keyframes per 10 min)
     * a keyframe whose grey 320x180 thumbnail is near-identical to the last *analysed*
@@ -38,14 +53,16 @@ Speed (video: ~300 keyframes per 10 min)
       full-resolution frame (~50 ms per line).
     Measured on 2 shared cores (load 2-4, noisy): 1280x720 frame, 1 thread, medians:
     blank 130-150 ms; 2 lines RapidOCR 440 ms, auto (RapidOCR + Tesseract) 420-480 ms,
-    tesseract engine 380 ms. A Tesseract call costs ~150-250 ms, mostly process start
-    and loading ``deu+eng``, hence one call per frame.
+    tesseract engine 380 ms. A Tesseract call costs ~150-330 ms, mostly process start
+    and model loading, hence one call per language per frame (see Languages).
 
 Results
     chunk:    ``{"frames": [{"t", "reused", "lines": [line]}], "stats": {...}}``
-    line:     ``{"text", "box": [x, y, w, h] (normalised), "confidence", "language", "engine"}``
-    finalize: ``{"lines": [{"text", "start", "end", "box", "confidence", "language", "engine",
-              "frames"}], "text": every distinct line once, "\\n"-joined, "stats", "notes"}``;
+    line:     ``{"text", "box": [x, y, w, h] (normalised), "confidence", "language",
+              "language_confidence", "engine"}``
+    finalize: ``{"lines": [{"text", "start", "end", "box", "confidence", "language",
+              "language_confidence", "engine", "frames"}], "text": every distinct line
+              once, "\\n"-joined, "stats", "notes"}``;
               a line seen on consecutive keyframes with the same text (normalised, difflib
               ratio >= ``merge_similarity``) at an overlapping position is one span
               (``start`` = first keyframe time, ``end`` = last keyframe time it was seen).
@@ -58,10 +75,11 @@ Confidence
     the kept reading. These are model scores, not measured precision: on clean rendered
     text correct lines score 0.9-1.0.
 
-Language (best guess per line, ``_ocr_text.guess_language``)
-    ``de`` when the line has ä/ö/ü/ß or a common German function word (der, und, nicht,
-    für, ...); ``zh`` for CJK; another configured non-English language when the line has
-    non-ASCII Latin letters and exactly one such language is configured; else ``en``.
+Language (per line: ``language`` ISO 639-1, ``language_confidence`` in [0, 1])
+    Re-read lines: ``_ocr_lang.decide`` (above); its confidence is the winner's softmax
+    share among the languages that read the line, a relative score, not a measured
+    probability. Other lines (RapidOCR only, CJK): ``zh`` for CJK, else the text scorer
+    alone; a span takes the language of its chosen reading.
 """
 
 from __future__ import annotations
@@ -76,24 +94,24 @@ from PIL import Image
 from pydantic import Field, field_validator
 
 from aima.analyzers import _ocr_engines as engines
+from aima.analyzers._ocr_multilang import LineReading, reread, tag
 from aima.analyzers._ocr_text import (
     PPOCR_LANGS,
     TESSERACT_LANGS,
     Reading,
-    choose,
     distinct_text,
-    guess_language,
     is_cjk,
     is_latin_text,
     merge_spans,
 )
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
-from aima.core.errors import ConfigError
 from aima.media.types import Frame, MediaKind
+from aima.results import AnalyzerResult, OcrResult
 
 log = logging.getLogger(__name__)
 
 _THUMB_W, _THUMB_H = 320, 180
+DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl")
 
 
 class OcrConfig(AnalyzerConfig):
@@ -101,9 +119,25 @@ class OcrConfig(AnalyzerConfig):
         default="auto", description="auto: RapidOCR + Tesseract re-read for non-PP-OCR languages"
     )
     languages: list[str] = Field(
-        default_factory=lambda: ["en", "de"],
+        default_factory=lambda: list(DEFAULT_LANGUAGES),
         min_length=1,
-        description=f"ISO 639-1 codes expected on screen; one of {sorted(TESSERACT_LANGS)}",
+        description="ISO 639-1 codes expected on screen, most frequent first (the first one "
+        f"wins lines without language evidence); one of {sorted(TESSERACT_LANGS)}",
+    )
+    language_candidates: int = Field(
+        default=2,
+        ge=1,
+        le=len(TESSERACT_LANGS),
+        description="languages Tesseract re-reads each Latin line with (most likely first)",
+    )
+    language_evidence_min: float = Field(
+        default=1.0,
+        ge=0,
+        description="a Latin line whose PP-OCR text has less language evidence (about one "
+        "function word) is re-read in every configured language",
+    )
+    tesseract_processes: int = Field(
+        default=2, ge=1, le=16, description="Tesseract processes run at once (one per language)"
     )
     model_size: Literal["auto", "mobile", "server"] = Field(
         default="auto", description="PP-OCR server models from AIMA_MODELS_DIR when present"
@@ -150,10 +184,11 @@ class OcrConfig(AnalyzerConfig):
 
 class Ocr(Analyzer):
     name = "ocr"
-    version = "1.0.0"
+    version = "1.1.0"  # 1.1: per-line language re-read, language_confidence
     modality = Modality.FRAMES
     kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
     Config: ClassVar[type[AnalyzerConfig]] = OcrConfig
+    Result: ClassVar[type[AnalyzerResult]] = OcrResult
     description = "on-screen text per keyframe, merged into spans (PP-OCR + Tesseract)"
     model_specs = engines.MODEL_SPECS
 
@@ -200,9 +235,13 @@ class Ocr(Analyzer):
         if self.wants_tesseract:
             try:
                 self._tess = engines.Tesseract(
-                    self.tesseract_langs, timeout_s=self.cfg.tesseract_timeout_s
+                    self.tesseract_langs,
+                    timeout_s=self.cfg.tesseract_timeout_s,
+                    processes=self.cfg.tesseract_processes,
                 )
-            except ConfigError as exc:
+            except engines.TesseractMissing as exc:
+                # no binary at all: auto still reads with PP-OCR (and says so in notes);
+                # a missing language pack is a configuration error and fails the load
                 if self.cfg.engine == "tesseract":
                     raise
                 log.warning("ocr: Tesseract unavailable, RapidOCR alone: %s", exc)
@@ -260,15 +299,26 @@ class Ocr(Analyzer):
         rapid: list[Reading | None] = [None] * len(crops)
         if self.cfg.engine != "tesseract":
             rapid = list(self._pp.recognise(crops))
-        tess: list[Reading | None] = [None] * len(crops)
+        langs = self.cfg.languages
+        kept: dict[int, LineReading] = {}
         if self._tess is not None:
             todo = [i for i, r in enumerate(rapid) if self._reread(r)]
-            for i, reading in zip(todo, self._tess.read([crops[i] for i in todo]), strict=True):
-                tess[i] = reading
+            # engine "tesseract" has no PP-OCR text to rank languages by: every language
+            k = len(langs) if self.cfg.engine == "tesseract" else self.cfg.language_candidates
+            kept = reread(
+                self._tess,
+                crops,
+                rapid,
+                todo,
+                langs,
+                candidates=k,
+                min_evidence=self.cfg.language_evidence_min,
+            )
         height, width = rgb.shape[:2]
         lines: list[dict[str, Any]] = []
-        for det, r, t in zip(found, rapid, tess, strict=True):
-            best = t if self.cfg.engine == "tesseract" else choose(r, t)
+        for i, det in enumerate(found):
+            line = kept.get(i) or tag(rapid[i], langs)
+            best = line.reading
             if best is None or not best.text.strip() or best.confidence < self.cfg.min_confidence:
                 continue
             lines.append(
@@ -276,7 +326,8 @@ class Ocr(Analyzer):
                     "text": best.text.strip(),
                     "box": _norm_box(det.quad, width, height),
                     "confidence": round(best.confidence, 4),
-                    "language": guess_language(best.text, self.cfg.languages),
+                    "language": line.language,
+                    "language_confidence": line.language_confidence,
                     "engine": best.engine,
                 }
             )
@@ -316,7 +367,7 @@ class Ocr(Analyzer):
             return []
         _, _, problem = engines.tesseract_probe(engines.tesseract_cmd())
         return [
-            "Tesseract unavailable, RapidOCR read alone (umlauts and ß may be lost): "
+            "Tesseract unavailable, RapidOCR read alone (accents, umlauts and ß may be lost): "
             + (problem or f"language data {self.tesseract_langs} missing (tesseract-ocr-<lang>)")
         ]
 
