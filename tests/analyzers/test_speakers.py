@@ -15,17 +15,23 @@ from aima.analyzers._audio_turns import (
     Turn,
     Window,
     cluster_embeddings,
+    cluster_voices,
+    frame_f0,
     grid_windows,
     join_regions,
     merge_turns,
     region_turns,
     smooth_labels,
+    window_pitch,
 )
 from aima.analyzers.base import AnalysisContext
 from aima.analyzers.speakers import Speakers, SpeakersConfig
 from aima.inference.models import ModelStore
 from aima.media.types import MediaInfo, MediaKind
 from aima.store.blobs import LocalBlobStore
+from tests.analyzers.dialogue_gen import CALIBRATION, TEST, TEST_VOICES_ONLY, DialogueSpec
+from tests.analyzers.dialogue_gen import make_dialogue as make_varied_dialogue
+from tests.analyzers.dialogue_metrics import score
 from tests.analyzers.speech_fixtures import (
     DIALOGUE,
     dialogue_run,
@@ -148,6 +154,7 @@ def hyp_turns(result: dict[str, Any]) -> list[tuple[float, float, str]]:
     return [(t["start"], t["end"], t["speaker"]) for t in result["turns"]]
 
 
+@pytest.mark.real_model("speakers")
 @needs_espeak
 @pytest.mark.slow
 def test_two_voices_are_two_speakers_with_the_right_turns() -> None:
@@ -233,3 +240,84 @@ def test_a_video_with_a_dialogue_gets_vad_and_speakers(tmp_path: Path) -> None:
     assert len(result["speakers"]) == 2
     accuracy, _ = duration_accuracy(clip.turns(), hyp_turns(result))
     assert accuracy >= 0.9, (accuracy, clip.turns(), result["turns"])
+
+
+# --- voice + pitch clustering (synthetic embeddings) ------------------------------------
+
+
+def similar_voices(n: int = 20, seed: int = 1) -> tuple[np.ndarray, list[float | None]]:
+    """Three voices like espeak ones under Resemblyzer (calibration measured window cosine
+    0.80-0.85 within a voice, 0.70-0.74 between one voice at two pitches): A and B point
+    almost the same way (cosine 0.9 before noise) and differ in pitch (≈100 vs ≈130 Hz),
+    C points elsewhere (cosine 0.5) at ≈220 Hz. Noise makes windows of one voice ≈0.82
+    alike; pitch jitters by 0.05 octave."""
+    rng = np.random.default_rng(seed)
+    a, b, c = np.zeros(256), np.zeros(256), np.zeros(256)
+    a[0] = 1.0
+    b[0], b[2] = 0.9, np.sqrt(1 - 0.81)
+    c[0], c[1] = 0.5, np.sqrt(0.75)
+    dirs = [a] * n + [b] * n + [c] * n
+    x = np.asarray([v + rng.normal(0, 0.029, 256) for v in dirs], dtype=np.float32)
+    base = [np.log2(100.0)] * n + [np.log2(130.0)] * n + [np.log2(220.0)] * n
+    pitch: list[float | None] = [float(p + rng.normal(0, 0.05)) for p in base]
+    return x, pitch
+
+
+def test_pitch_separates_voices_the_embedding_confuses() -> None:
+    x, pitch = similar_voices()
+    kw: dict[str, Any] = {"threshold": 0.42, "pitch_weight": 0.75, "min_windows": 6}
+    labels = cluster_voices(x, pitch, **kw)
+    assert labels.tolist() == [0] * 20 + [1] * 20 + [2] * 20
+    # without pitch the two voices of one direction are one speaker
+    merged = cluster_voices(x, pitch, **{**kw, "pitch_weight": 0.0})
+    assert merged.tolist() == [0] * 40 + [1] * 20
+    # windows without a pitch are judged by their embedding alone
+    holes = [None if i % 7 == 0 else p for i, p in enumerate(pitch)]
+    assert set(cluster_voices(x, holes, **kw)[40:].tolist()) == {2}
+    assert cluster_voices(x, pitch, **kw, num_speakers=1).tolist() == [0] * 60
+    assert cluster_voices(x[:1], pitch[:1], **kw).tolist() == [0]
+
+
+def test_a_few_stray_windows_are_not_a_speaker() -> None:
+    x, pitch = similar_voices()
+    x, pitch = x[40:], pitch[40:]  # voice C alone
+    odd = np.zeros((3, 256), dtype=np.float32)
+    odd[:, 5] = 1.0  # three windows unlike anything (a cough, two voices at once)
+    xs = np.concatenate([x[:10], odd, x[10:]])
+    ps = [*pitch[:10], 7.0, 7.0, 7.0, *pitch[10:]]
+    kw: dict[str, Any] = {"threshold": 0.42, "pitch_weight": 0.75}
+    assert set(cluster_voices(xs, ps, **kw, min_windows=6).tolist()) == {0}
+    assert len(set(cluster_voices(xs, ps, **kw, min_windows=1).tolist())) == 2
+
+
+def test_pitch_of_a_voiced_tone_and_of_silence() -> None:
+    t = np.arange(16000 * 2) / 16000
+    tone = (0.3 * np.sign(np.sin(2 * np.pi * 120.0 * t))).astype(np.float32)  # rich harmonics
+    f0 = frame_f0(tone)
+    assert np.nanmedian(f0) == pytest.approx(120.0, rel=0.03)
+    pitch = window_pitch(f0, 10.0, [(10.0, 11.0), (11.0, 12.0), (13.0, 14.0)])
+    assert pitch[0] == pytest.approx(np.log2(120.0), abs=0.05) and pitch[2] is None
+    assert window_pitch(frame_f0(np.zeros(16000, dtype=np.float32)), 0.0, [(0.0, 1.0)]) == [None]
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.3, 16000).astype(np.float32)  # unvoiced
+    assert np.isnan(frame_f0(noise)).mean() > 0.8
+
+
+# --- varied dialogues (held-out TEST set, thresholds tuned on CALIBRATION) --------------
+
+
+@needs_espeak
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", TEST[:2], ids=lambda s: s.name)
+def test_held_out_dialogues_get_the_speech_time_right(spec: DialogueSpec, tmp_path: Path) -> None:
+    assert not {v.espeak for v in TEST_VOICES_ONLY} & {
+        v.espeak for c in CALIBRATION for v in c.voices.values()
+    }
+    dialogue = make_varied_dialogue(spec, tmp_path)
+    run = run_pipeline(dialogue.wav, tmp_path / "run", ("vad", "speakers"), chunk_s=10.0)
+    assert run.state == "succeeded", run.outcome
+    result = run.results["speakers"]
+    s = score(dialogue.turns, hyp_turns(result))
+    assert s.accuracy >= 0.8, (s, result["turns"], dialogue.turns)
+    assert abs(s.count_error) <= 1, s
+    assert {"id", "embedding", "total_s", "windows"} <= set(result["speakers"][0])
