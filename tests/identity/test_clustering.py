@@ -99,3 +99,87 @@ def test_calibrated_scores_are_monotonic_and_centred_on_the_threshold() -> None:
     assert other.max_distance == 0.7
     voice = calibration_for("voice", "resemblyzer-0.1.4/pretrained.pt")
     assert voice.kind == "voice" and voice.score(0.2) > 0.99
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    v = (1 - t) * a + t * b
+    return v / np.linalg.norm(v)
+
+
+def chained_people(seed: int, n_people: int = 4, per: int = 6, bridges: int = 3):
+    """People whose cores are ~0.7 apart, neighbours bridged by faces in between.
+
+    Each bridge is a line of in-between embeddings spaced ~0.2 apart (well within the
+    0.41 threshold), the geometry where single linkage chains everyone into one.
+    Bridge points are labelled by the person they are nearest to.
+    """
+    rng = np.random.default_rng(seed)
+    dim = 128
+    centres = [rng.normal(size=dim)]
+    centres[0] /= np.linalg.norm(centres[0])
+    while len(centres) < n_people:  # each next person ~0.7 from the previous one
+        d = rng.normal(size=dim)
+        d -= np.dot(d, centres[-1]) * centres[-1]
+        d /= np.linalg.norm(d)
+        angle = 2 * np.arcsin(0.7 / 2)
+        centres.append(np.cos(angle) * centres[-1] + np.sin(angle) * d)
+    rows, labels = [], []
+    for p, c in enumerate(centres):
+        for _ in range(per):
+            v = c + rng.normal(scale=0.007, size=dim)  # pairwise ~0.11
+            rows.append(v / np.linalg.norm(v))
+            labels.append(p)
+    for p in range(n_people - 1):
+        for j in range(1, bridges + 1):
+            t = j / (bridges + 1)
+            rows.append(_slerp(centres[p], centres[p + 1], t))
+            labels.append(p if t < 0.5 else p + 1 if t > 0.5 else -1 - p)
+    return np.asarray(rows, dtype=np.float32), labels
+
+
+def f1_of(labels: list[int], mapping: dict[int, str | None]) -> float:
+    tp = fp = fn = 0
+    n = len(labels)
+    for a in range(n):
+        for b in range(a + 1, n):
+            same = labels[a] == labels[b]
+            pred = mapping[a] is not None and mapping[a] == mapping[b]
+            tp += same and pred
+            fp += pred and not same
+            fn += same and not pred
+    return 2 * tp / max(1, 2 * tp + fp + fn)
+
+
+def _single_linkage_components(x: np.ndarray, max_distance: float) -> int:
+    """How many groups plain single linkage at the threshold makes (the chaining baseline)."""
+    d = np.sqrt(np.clip(2 - 2 * x @ x.T, 0, None))
+    parent = list(range(len(x)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a, b in zip(*np.nonzero(d <= max_distance), strict=True):
+        parent[find(int(a))] = find(int(b))
+    return len({find(i) for i in range(len(x))})
+
+
+def test_recluster_does_not_chain_people_bridged_by_in_between_faces() -> None:
+    for seed in (11, 12, 13):
+        x, labels = chained_people(seed)
+        assert _single_linkage_components(x, 0.41) == 1  # the geometry really chains
+        items = [Item(id=i, usable=True, pinned=None, prior=None) for i in range(len(x))]
+        out = recluster(items, x, 0.41)
+        cores = [out[p * 6] for p in range(4)]
+        assert len(set(cores)) == 4 and None not in cores, (seed, cores)
+        for p in range(4):  # every core stays whole
+            assert {out[p * 6 + j] for j in range(6)} == {cores[p]}
+        core_ids = [i for i, lbl in enumerate(labels) if i < 24]
+        assert (
+            f1_of([labels[i] for i in core_ids], {k: out[i] for k, i in enumerate(core_ids)}) == 1.0
+        )
+        # with priors from a chained clustering, ids stay stable where the cores are
+        chained = [Item(id=i, usable=True, pinned=None, prior="per_all") for i in range(len(x))]
+        again = recluster(chained, x, 0.41)
+        assert len({again[p * 6] for p in range(4)}) == 4

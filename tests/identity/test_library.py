@@ -171,6 +171,29 @@ def test_search_by_unseen_photo_and_voice(rt: Runtime, library: Library, tmp_pat
     assert {"search.face", "search.voice"} <= actions
 
 
+def test_face_presence_and_link_confidence(rt: Runtime, library: Library) -> None:
+    """Clip face observations span their shot (not their keyframe instants)."""
+    names = _names(rt)
+    for o in _observations(rt):
+        shots = library.faces.get(names[o.media_id])
+        if o.kind != "face" or not shots:
+            continue
+        shot = max(shots, key=lambda a: min(o.end, a.end) - max(o.start, a.start))
+        assert abs(o.start - shot.start) < 0.5 and abs(o.end - shot.end) < 0.5, (o.spans, shot)
+    with rt.db.session() as s:
+        linked = [lk.confidence for lk in s.execute(select(PersonLink)).scalars()]
+    print("library link confidences:", sorted(linked))
+
+
+def test_recluster_never_lowers_pairwise_f1(rt: Runtime, library: Library) -> None:
+    t = truth(rt, library)
+    before = pairwise_f1(t, assignments(rt))
+    rt.persons.recluster(ADMIN)
+    after = pairwise_f1(t, assignments(rt))
+    print(f"library pairwise F1: incremental {before:.3f}, recluster {after:.3f}")
+    assert after >= before
+
+
 def test_corrections_survive_recluster_and_new_media(
     rt: Runtime, library: Library, tmp_path: Path
 ) -> None:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aima.identity.text import ocr_segments, transcript_segments
+from aima.identity.text import ocr_segments as _ocr_segments
+from aima.identity.text import transcript_segments as _transcript_segments
+from aima.results import OcrResult, SpeakersResult, TranscribeResult
+
+
+def transcript_segments(
+    transcribe: dict[str, Any], speakers: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    typed = SpeakersResult.build(speakers) if speakers is not None else None
+    return _transcript_segments(TranscribeResult.build(transcribe), typed)
+
+
+def ocr_segments(ocr: dict[str, Any]) -> list[dict[str, Any]]:
+    return _ocr_segments(OcrResult.build(ocr))
 
 
 def word(start: float, end: float, text: str) -> dict[str, Any]:

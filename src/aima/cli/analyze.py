@@ -1,4 +1,4 @@
-"""``aima analyze``, ``aima timeline``, ``aima results``, ``aima models``."""
+"""``aima analyze``, ``aima timeline``, ``aima models``; ``aima results`` is in ``results.py``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from aima.cli.common import console, fail, guarded, print_json, runtime
 from aima.cli.jobs import run_jobs_here
 from aima.runtime import Runtime
 from aima.services.access import cli_principal
-
-results_app = typer.Typer(help="Analyzer results and their review.", no_args_is_help=True)
 
 
 def _fmt_t(t: float | None) -> str:
@@ -42,12 +40,14 @@ def print_summary(timeline: dict[str, Any], outcome: dict[str, Any] | None = Non
         console.print(f"[bold]Speakers[/]: {len(tracks['speakers'])}")
         for sp in tracks["speakers"]:
             console.print(
-                f"  {sp['id']}: {sp.get('total_s') or 0:.1f} s in {len(sp['turns'])} turn(s)"
+                f"  {sp.get('person_name') or sp['id']}: {sp.get('total_s') or 0:.1f} s "
+                f"in {len(sp['turns'])} turn(s)"
             )
     if tracks["transcript"]:
-        console.print(f"[bold]Transcript[/]: {summary['words']} words")
+        language = f", language {summary['language']}" if summary.get("language") else ""
+        console.print(f"[bold]Transcript[/]: {summary['words']} words{language}")
         for seg in tracks["transcript"][:8]:
-            who = seg.get("speaker") or "?"
+            who = seg.get("person_name") or seg.get("speaker") or "?"
             console.print(f"  [{_fmt_t(seg['start'])}] {who}: {seg['text'][:100]}")
     if tracks["ocr"]:
         console.print(f"[bold]On-screen text[/]: {len(tracks['ocr'])} line(s)")
@@ -55,11 +55,15 @@ def print_summary(timeline: dict[str, Any], outcome: dict[str, Any] | None = Non
             console.print(f"  [{_fmt_t(line['start'])}-{_fmt_t(line['end'])}] {line['text'][:100]}")
     if tracks["bodies"]:
         console.print(f"[bold]People (bodies)[/]: {len(tracks['bodies'])} track(s)")
+    if summary.get("objects"):
+        console.print(f"[bold]Objects[/]: {', '.join(summary['objects'][:20])}")
     if summary.get("nsfw_max") is not None:
         flag = "[red]flagged[/]" if tracks["nsfw"] else "not flagged"
         console.print(f"[bold]Explicit content[/]: max score {summary['nsfw_max']:.2f}, {flag}")
     if summary.get("speech_s"):
         console.print(f"[bold]Speech[/]: {summary['speech_s']:.1f} s")
+    for note in timeline.get("notes", []):
+        console.print(f"[yellow]Note[/]: {note}")
     for name, o in (outcome or {}).items():
         if o.get("status") != "succeeded":
             console.print(f"[yellow]{name}[/]: {o.get('status')} {o.get('reason', '')}")
@@ -152,30 +156,6 @@ def timeline_cmd(
         print_summary(data)
 
 
-@results_app.command("list")
-def results_list(media_id: str) -> None:
-    """Every result of a media, accepted or awaiting review."""
-    rt = runtime()
-    table = Table("result", "analyzer", "version", "model", "accepted", "created")
-    for r in guarded(lambda: rt.media.results(cli_principal(), media_id)):
-        table.add_row(
-            r.id,
-            r.analyzer,
-            r.analyzer_version,
-            r.model_id,
-            "yes" if r.accepted else "[yellow]review[/]",
-            r.created_at.isoformat(),
-        )
-    console.print(table)
-
-
-@results_app.command("accept")
-def results_accept(result_id: str) -> None:
-    """Use this result in the timeline (e.g. a new analyzer version's)."""
-    r = guarded(lambda: runtime().timelines.accept(cli_principal(), result_id))
-    console.print(f"{r.analyzer} {r.analyzer_version} result {r.id} accepted")
-
-
 def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every model the installed analyzers declare: where it is, whether it is there, checksums."""
     rt = runtime()
@@ -193,13 +173,15 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
                     if state.location
                     else f"package {spec.package}",
                     "sha256": spec.sha256 or "",
+                    "version": spec.version,
+                    "licence": spec.licence,
                     "how_to_get": spec.how_to_get,
                 }
             )
     if as_json:
         print_json(rows)
         return
-    table = Table("analyzer", "model", "kind", "status", "location / how to get")
+    table = Table("analyzer", "model", "version", "licence", "sha256", "status", "location")
     for r in rows:
         style = "green" if r["status"] == "available" else ("red" if r["required"] else "yellow")
         where = (
@@ -207,8 +189,10 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         )
         table.add_row(
             r["analyzer"],
-            r["model"],
-            "required" if r["required"] else "optional",
+            r["model"] + ("" if r["required"] else " (optional)"),
+            r["version"],
+            r["licence"],
+            r["sha256"][:12],
             f"[{style}]{r['status']}[/]",
             where,
         )

@@ -21,6 +21,15 @@ Measured here (see the analyzers' docstrings and ``tests/identity``):
   0.69-0.93 (closest pair: two male voices). 0.60 (cos 0.82) with scale 0.05. Similar
   espeak male voices can come closer than that (cos 0.94 measured for some pairs): a
   threshold alone cannot separate them, the face link or a correction must.
+
+Thresholds measured on the user's own labelled data (``aima calibrate``, see
+``aima.services.calibrate``) are stored in the ``calibrations`` table and win over the
+settings override and this table. They are read into a per-process snapshot
+(``load_stored``) rather than queried per call: ``calibration_for`` runs while the
+identity writer holds the database write lock, where a second session would wait on
+itself. The snapshot is refreshed when a process starts (the runtime), when a
+calibration is applied, and by ``load_stored`` wherever a long-lived process wants to
+see calibrations applied by another one.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from aima.core.settings import IdentitySettings
+from aima.store.db import Database
+from aima.store.models import StoredCalibration
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,46 @@ KNOWN: list[tuple[str, str, float, float]] = [
 ]
 DEFAULTS = {"face": (0.5, 0.05), "voice": (0.60, 0.05)}
 
+# (kind, model id) -> (max_distance, scale) from the calibrations table; see load_stored.
+_stored: dict[tuple[str, str], tuple[float, float]] = {}
+
+
+def use_stored(table: dict[tuple[str, str], tuple[float, float]]) -> None:
+    """Replace the snapshot of stored calibrations (whole, so removed rows go too)."""
+    global _stored
+    _stored = dict(table)
+
+
+def load_stored(db: Database) -> dict[tuple[str, str], tuple[float, float]]:
+    """Read every stored calibration into this process's snapshot; returns it."""
+    with db.session() as s:
+        rows = s.execute(
+            select(
+                StoredCalibration.kind,
+                StoredCalibration.model_id,
+                StoredCalibration.max_distance,
+                StoredCalibration.scale,
+            )
+        ).all()
+    table = {(k, m): (float(d), float(sc)) for k, m, d, sc in rows}
+    use_stored(table)
+    return table
+
+
+def builtin_calibration(
+    kind: str, model_id: str, settings: IdentitySettings | None = None
+) -> Calibration:
+    """What the threshold would be without a stored calibration (for before/after reports)."""
+    max_distance, scale = DEFAULTS.get(kind, (0.5, 0.05))
+    for k, prefix, dist, sc in KNOWN:
+        if k == kind and model_id.lower().startswith(prefix):
+            max_distance, scale = dist, sc
+            break
+    override = None
+    if settings is not None:
+        override = settings.face_max_distance if kind == "face" else settings.voice_max_distance
+    return Calibration(kind, model_id, override or max_distance, scale)
+
 
 def calibration_for(
     kind: str,
@@ -66,7 +119,14 @@ def calibration_for(
     *,
     hint: float | None = None,
 ) -> Calibration:
-    """The calibration of one embedding model; ``hint`` is a result's own match distance."""
+    """The calibration of one embedding model; ``hint`` is a result's own match distance.
+
+    Order: the stored calibration of exactly this model (measured on the user's data),
+    then the settings override of the kind, then the built-in table / ``hint``.
+    """
+    stored = _stored.get((kind, model_id))
+    if stored is not None:
+        return Calibration(kind, model_id, stored[0], stored[1])
     max_distance, scale = DEFAULTS.get(kind, (0.5, 0.05))
     for k, prefix, dist, sc in KNOWN:
         if k == kind and model_id.lower().startswith(prefix):

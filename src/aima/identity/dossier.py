@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, defer
@@ -26,6 +26,15 @@ from sqlalchemy.orm import Session, defer
 from aima.analyzers._tracking import iou
 from aima.core.clock import utcnow
 from aima.core.errors import NotFound
+from aima.results import (
+    AnalyzerResult,
+    EmotionResult,
+    FacesResult,
+    NsfwResult,
+    SpeakersResult,
+    load_result,
+)
+from aima.results.vision import EmotionDetection, FaceDetection, FaceTrack
 from aima.store.models import AnalysisResult, Media, Observation, Person, PersonLink, TextSegment
 
 SCHEMA = "aima.dossier/1"
@@ -47,6 +56,7 @@ OCR_WINDOW_S = 1.0  # OCR text this close to an on-screen span counts as "seen n
 T_EPS = 1e-3  # keyframe times of two analyzers of one job agree to this
 
 Span = tuple[float, float]
+R = TypeVar("R", bound=AnalyzerResult)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +296,7 @@ class _Builder:
             .order_by(AnalysisResult.created_at, AnalysisResult.id)
         ).scalars()
         self.by_id: dict[str, AnalysisResult] = {}
+        self._typed: dict[str, AnalyzerResult] = {}
         for r in rows:
             self.results[r.media_id][r.analyzer] = r
             self.by_id[r.id] = r
@@ -338,15 +349,22 @@ class _Builder:
     def cite_segment(self, seg: TextSegment, analyzer: str) -> Citation:
         return self.cite(seg.media_id, seg.start, seg.end, analyzer, seg.result_id, seg.confidence)
 
+    def typed(self, row: AnalysisResult, kind: type[R]) -> R | None:
+        """A stored result read through its model (once per dossier)."""
+        if row.id not in self._typed:
+            self._typed[row.id] = load_result(row.analyzer, row.data)
+        result = self._typed[row.id]
+        return result if isinstance(result, kind) else None
+
     def cite_turn(self, o: Observation, span: Span) -> Citation:
         """A voice observation over ``span``, with the confidence of the turn covering it most."""
         r, sid = self.by_id.get(o.result_id), _speaker_id(o)
         conf, best = o.confidence, 0.0
-        for turn in r.data.get("turns", []) if r is not None else []:
-            a, b = float(turn["start"]), float(turn["end"])
-            hit = _intersect([span], [(a, b)])
-            if str(turn.get("speaker")) == sid and hit and _length(hit) >= best:
-                conf, best = float(turn.get("confidence", conf)), _length(hit)
+        speakers = self.typed(r, SpeakersResult) if r is not None else None
+        for turn in speakers.turns if speakers is not None else []:
+            hit = _intersect([span], [(turn.start, turn.end)])
+            if turn.speaker == sid and hit and _length(hit) >= best:
+                conf, best = turn.confidence, _length(hit)
         return self.cite(o.media_id, span[0], span[1], "speakers", o.result_id, conf, o.id)
 
     def add(
@@ -417,14 +435,15 @@ class _Builder:
             "voice_observations": sum(len(self.mine(m.id, "voice")) for m in self.media),
         }
 
-    def _track(self, o: Observation) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    def _track(self, o: Observation) -> tuple[FaceTrack, list[FaceDetection]] | None:
         """The faces-result track behind a face observation, with that result's faces."""
         r, k = self.by_id.get(o.result_id), _track_id(o)
-        if r is None or k is None:
+        faces = self.typed(r, FacesResult) if r is not None else None
+        if faces is None or k is None:
             return None
-        for track in r.data.get("tracks", []):
-            if track.get("id") == k:
-                return track, r.data.get("faces", [])
+        for track in faces.tracks:
+            if track.id == k:
+                return track, faces.faces
         return None
 
     def representative_faces(self) -> None:
@@ -441,10 +460,9 @@ class _Builder:
             found = self._track(o)
             if found is not None:
                 track, detections = found
-                best = track.get("best")
-                if isinstance(best, int) and 0 <= best < len(detections):
-                    t = float(detections[best].get("t", t))
-                    conf = float(detections[best].get("confidence", conf))
+                if 0 <= track.best < len(detections):
+                    t = detections[track.best].t
+                    conf = detections[track.best].confidence
             self.add(
                 "representative_faces",
                 "face_crop",
@@ -478,28 +496,29 @@ class _Builder:
             if not faces:
                 continue
             emo_row = self.results[m.id].get("emotion")
-            if emo_row is None:
+            emotion = self.typed(emo_row, EmotionResult) if emo_row is not None else None
+            if emo_row is None or emotion is None:
                 missing.append(m.original_name)
                 continue
-            joined: dict[str, dict[int, list[dict[str, Any]]]] = {}
+            joined: dict[str, dict[int, list[EmotionDetection]]] = {}
             for o in faces:
                 found = self._track(o)
                 if found is None:
                     continue
                 track, detections = found
                 if o.result_id not in joined:
-                    joined[o.result_id] = _join_emotions(emo_row.data, detections)
+                    joined[o.result_id] = _join_emotions(emotion, detections)
                 by_face = joined[o.result_id]
-                matched = [e for i in track.get("detections", []) for e in by_face.get(i, [])]
-                matched.sort(key=lambda e: float(e["t"]))
+                matched = [e for i in track.detections for e in by_face.get(i, [])]
+                matched.sort(key=lambda e: e.t)
                 if not matched:
                     continue
                 for e in matched:
                     n += 1
-                    for label, p in (e.get("emotions") or {}).items():
-                        sums[label] += float(p)
-                times = [float(e["t"]) for e in matched]
-                conf = sum(float(e.get("confidence", 0.0)) for e in matched) / len(matched)
+                    for label, p in e.emotions.items():
+                        sums[label] += p
+                times = [e.t for e in matched]
+                conf = sum(e.confidence for e in matched) / len(matched)
                 cites.append(
                     self.cite(m.id, min(times), max(times), "emotion", emo_row.id, conf, o.id)
                 )
@@ -571,16 +590,17 @@ class _Builder:
             if not faces:
                 continue
             row = self.results[m.id].get("nsfw")
-            if row is None:
+            nsfw = self.typed(row, NsfwResult) if row is not None else None
+            if row is None or nsfw is None:
                 missing.append(m.original_name)
                 continue
-            for span in row.data.get("spans", []):
-                a, b = float(span["start"]), float(span["end"])
+            for span in nsfw.spans:
+                a, b = span.start, span.end
                 hit = next(((o, sp) for o in faces for sp in _intersect([(a, b)], _spans(o))), None)
                 if hit is None:
                     continue
-                labels = [str(x) for x in span.get("labels", [])]
-                score = float(span.get("score", 0.0))
+                labels = list(span.labels)
+                score = span.score
                 what = f" ({', '.join(labels)})" if labels else ""
                 self.add(
                     "flags",
@@ -728,33 +748,28 @@ def _segment_data(seg: TextSegment) -> dict[str, Any]:
 
 
 def _join_emotions(
-    emotion: dict[str, Any], faces: list[dict[str, Any]]
-) -> dict[int, list[dict[str, Any]]]:
+    emotion: EmotionResult, faces: list[FaceDetection]
+) -> dict[int, list[EmotionDetection]]:
     """Emotion detections per faces-result index: same keyframe (``T_EPS``), then the best
     overlapping box (IoU > 0.5), else the same ``face_index`` on that keyframe."""
     by_ms: dict[int, list[int]] = defaultdict(list)
     for i, f in enumerate(faces):
-        by_ms[round(float(f.get("t", -1.0)) * 1000)].append(i)
-    joined: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for e in emotion.get("detections", []):
-        t = float(e.get("t", -1.0))
-        ms = round(t * 1000)
+        by_ms[round(f.t * 1000)].append(i)
+    joined: dict[int, list[EmotionDetection]] = defaultdict(list)
+    for e in emotion.detections:
+        ms = round(e.t * 1000)
         same_t = [
             i
             for k in (ms - 1, ms, ms + 1)
             for i in by_ms.get(k, [])
-            if abs(float(faces[i]["t"]) - t) < T_EPS
+            if abs(faces[i].t - e.t) < T_EPS
         ]
-        box = e.get("box")
-        scored = [(iou(box, faces[i]["box"]), -i) for i in same_t if box and faces[i].get("box")]
+        scored = [(iou(e.box, faces[i].box), -i) for i in same_t if e.box and faces[i].box]
         best_iou, neg_i = max(scored, default=(0.0, 0))
         if best_iou > 0.5:
             joined[-neg_i].append(e)
             continue
-        index = e.get("face_index")
-        hit = next(
-            (i for i in same_t if index is not None and faces[i].get("face_index") == index), None
-        )
+        hit = next((i for i in same_t if faces[i].face_index == e.face_index), None)
         if hit is not None:
             joined[hit].append(e)
     return joined

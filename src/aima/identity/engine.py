@@ -31,10 +31,18 @@ from aima.core.ids import new_id
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import IdentitySettings
 from aima.identity import linking
-from aima.identity.calibration import Calibration, calibration_for
+from aima.identity.calibration import Calibration, calibration_for, load_stored
 from aima.identity.clustering import Item, Neighbour, choose_person, recluster
-from aima.identity.observations import Draft, face_drafts, voice_drafts
-from aima.identity.text import ocr_segments, transcript_segments
+from aima.identity.observations import Draft, face_drafts, keyframe_grid, voice_drafts
+from aima.identity.text import object_segments, ocr_segments, transcript_segments
+from aima.results import (
+    BodiesResult,
+    FacesResult,
+    OcrResult,
+    SpeakersResult,
+    TranscribeResult,
+    load_result,
+)
 from aima.store.db import Database
 from aima.store.fulltext import replace_segments
 from aima.store.models import (
@@ -42,6 +50,7 @@ from aima.store.models import (
     CannotLink,
     Correction,
     IdentitySource,
+    Media,
     Observation,
     Person,
     PersonLink,
@@ -52,6 +61,7 @@ from aima.store.vectors import VectorStore, collection_name, decode_embedding, e
 log = logging.getLogger(__name__)
 
 IDENTITY_ANALYZERS = ("faces", "speakers", "transcribe", "ocr")
+FRAME_LISTS = ("nsfw", "bodies")  # results that list every analysed keyframe
 _PG_IDENTITY_LOCK = 0x41494D41_1D  # "AIMA" + identity
 
 
@@ -120,6 +130,8 @@ class IdentityEngine:
         if not self.settings.enabled:
             return report
         todo = self.pending_media()
+        if todo:
+            load_stored(self.db)  # thresholds applied by any process, read unlocked
         self.vectors.sync()  # the index must hold every committed observation before we assign
         for i, media_id in enumerate(todo):
             progress(Progress("identity", i, len(todo), f"media {media_id}"))
@@ -179,9 +191,11 @@ class IdentityEngine:
             items = 0
             if result.analyzer in ("faces", "speakers"):
                 drafts = (
-                    face_drafts(result.data, self.settings)
+                    face_drafts(
+                        FacesResult.load(result.data), self.settings, **self._frames_of(s, media_id)
+                    )
                     if result.analyzer == "faces"
-                    else voice_drafts(result.data, self.settings)
+                    else voice_drafts(SpeakersResult.load(result.data), self.settings)
                 )
                 rows = [self._observation(media_id, result, d) for d in drafts]
                 s.add_all(rows)
@@ -193,13 +207,37 @@ class IdentityEngine:
                 )
             )
             report.sources += 1
-        if {r.analyzer for r in new} & {"transcribe", "speakers", "ocr"}:
+        if {r.analyzer for r in new} & {"transcribe", "speakers", "ocr", "bodies"}:
             report.text_segments += self._text(s, media_id, accepted)
         s.flush()
         for row in created:
             VectorStore.enqueue(s, row.collection, [row.id])
         report.observations += len(created)
         self._assign_new(s, created, report)
+
+    def _frames_of(self, s: Session, media_id: str) -> dict[str, Any]:
+        """The media's length and the keyframe times other frame analyzers listed.
+
+        Face presence runs until the next analysed keyframe (see ``observations``); the
+        faces result lists only frames with a face, nsfw/bodies list every frame.
+        """
+        media = s.get(Media, media_id)
+        info = (media.info if media is not None else None) or {}
+        duration = info.get("duration_s")
+        listed = [
+            load_result(name, data)
+            for name, data in s.execute(
+                select(AnalysisResult.analyzer, AnalysisResult.data).where(
+                    AnalysisResult.media_id == media_id,
+                    AnalysisResult.accepted.is_(True),
+                    AnalysisResult.analyzer.in_(FRAME_LISTS),
+                )
+            ).all()
+        ]
+        return {
+            "grid": keyframe_grid(listed),
+            "duration": float(duration) if isinstance(duration, int | float) else None,
+        }
 
     def _observation(self, media_id: str, result: AnalysisResult, d: Draft) -> Observation:
         return Observation(
@@ -237,9 +275,14 @@ class IdentityEngine:
     def _text(self, s: Session, media_id: str, accepted: dict[str, AnalysisResult]) -> int:
         """Text segments of the media from its accepted transcript (with speakers) and OCR."""
         count = 0
-        transcribe, speakers, ocr = (accepted.get(a) for a in ("transcribe", "speakers", "ocr"))
+        transcribe, speakers, ocr, bodies = (
+            accepted.get(a) for a in ("transcribe", "speakers", "ocr", "bodies")
+        )
         if transcribe is not None:
-            segs = transcript_segments(transcribe.data, speakers.data if speakers else None)
+            segs = transcript_segments(
+                TranscribeResult.load(transcribe.data),
+                SpeakersResult.load(speakers.data) if speakers else None,
+            )
             count += replace_segments(
                 s, media_id=media_id, result_id=transcribe.id, source="transcript", segments=segs
             )
@@ -249,7 +292,15 @@ class IdentityEngine:
                 media_id=media_id,
                 result_id=ocr.id,
                 source="ocr",
-                segments=ocr_segments(ocr.data),
+                segments=ocr_segments(OcrResult.load(ocr.data)),
+            )
+        if bodies is not None:
+            count += replace_segments(
+                s,
+                media_id=media_id,
+                result_id=bodies.id,
+                source="objects",
+                segments=object_segments(BodiesResult.load(bodies.data)),
             )
         return count
 
@@ -348,6 +399,7 @@ class IdentityEngine:
         self, collections: Sequence[str] | None = None, progress: ProgressHook = no_progress
     ) -> dict[str, dict[str, int]]:
         """Re-cluster every observation of each collection, honouring the corrections."""
+        load_stored(self.db)
         with self.db.session() as s:
             names = list(
                 collections or s.execute(select(Observation.collection).distinct()).scalars()

@@ -2,7 +2,12 @@
 
 For a voice identity V (a person with voice observations and no face of its own) and
 a face person F, *coverage* is the share of V's speaking time during which a face
-track of F is on screen, summed over every media where V speaks. The evidence grows
+track of F is on screen, summed over every media with a picture where V speaks
+(audio-only media cannot show a face, so they are no evidence either way). A face
+track is on screen for its real presence (first keyframe to the keyframe after its
+last, see ``observations``), not only at the instants it was detected: with
+near-duplicate keyframes skipped, a static shot has one keyframe, and detection
+instants alone covered almost none of the speech over it. The evidence grows
 with the number of media where they co-occur: ``confidence = coverage * (1 - 0.5**m)``
 (one media caps it at half the coverage: two people on screen while one talks is
 common; the same pairing again in other media is what identifies the speaker).
@@ -25,7 +30,7 @@ from sqlalchemy.orm import Session
 from aima.core.clock import utcnow
 from aima.core.ids import new_id
 from aima.core.settings import IdentitySettings
-from aima.store.models import Observation, Person, PersonLink
+from aima.store.models import Media, Observation, Person, PersonLink
 
 MARGIN = 0.15  # runner-up must be this much less confident for an automatic link
 SUGGEST_MIN = 0.25  # weaker pairings are not worth showing
@@ -38,11 +43,6 @@ def overlap(a: list[list[float]], b: list[list[float]]) -> float:
         for s2, e2 in b:
             total += max(0.0, min(e1, e2) - max(s1, s2))
     return total
-
-
-def _face_spans(spans: list[list[float]], pad_s: float = 1.0) -> list[list[float]]:
-    """Face spans are keyframe times: pad them by about one keyframe interval."""
-    return [[a - pad_s / 2, b + pad_s] for a, b in spans]
 
 
 def evidence(s: Session) -> dict[str, Any]:
@@ -77,9 +77,16 @@ def evidence(s: Session) -> dict[str, Any]:
         if pid is None:  # filtered by the query; keeps the types honest
             continue
         if kind == "face":
-            faces[media_id].append((pid, _face_spans(spans)))
+            faces[media_id].append((pid, spans))
         else:
             voices[media_id].append((pid, oid, spans, dur))
+    # Only media with a picture can show who speaks: audio-only speech is no evidence
+    # against a face (it would cap a voice heard on the radio too at a low coverage).
+    pictured = set(
+        s.execute(
+            select(Media.id).where(Media.id.in_(list(voices)), Media.kind != "audio")
+        ).scalars()
+    )
     speaking: dict[str, float] = defaultdict(float)
     pairs: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     observations: dict[str, list[int]] = defaultdict(list)
@@ -87,8 +94,10 @@ def evidence(s: Session) -> dict[str, Any]:
         for vp, oid, vspans, dur in vs:
             if vp in persons_with_face:
                 continue  # already a face person (linked before, or corrected by a user)
-            speaking[vp] += dur
             observations[vp].append(oid)
+            if media_id not in pictured:
+                continue
+            speaking[vp] += dur
             for fp, fspans in faces.get(media_id, []):
                 ov = overlap(vspans, fspans)
                 if ov > 0:

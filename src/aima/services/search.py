@@ -17,18 +17,31 @@ import numpy as np
 from sqlalchemy import select
 
 from aima.analyzers.registry import AnalyzerRegistry
-from aima.core.errors import InvalidInput
+from aima.core.errors import InvalidInput, ServiceUnavailable
 from aima.core.settings import DecodeSettings, MediaLimits
 from aima.identity.engine import IdentityEngine
+from aima.identity.names import PersonLabel, speaker_labels
 from aima.media.inspect import inspect_media
 from aima.media.types import MediaKind
 from aima.pipeline.oneshot import analyze_file
+from aima.results import FacesResult, SpeakersResult
 from aima.security import audit
 from aima.security.permissions import Permission
+from aima.services import reembed
 from aima.services.access import Principal, visible_media
 from aima.store.db import Database
 from aima.store.fulltext import search_text
 from aima.store.models import Media, Person
+
+
+def _person_fields(
+    labels: dict[tuple[str, str], PersonLabel], media_id: str, speaker: str | None
+) -> dict[str, Any]:
+    """The hit's speaker as a person (current name, merges followed), None when unknown."""
+    label = labels.get((media_id, speaker)) if speaker else None
+    if label is None:
+        return {"person_id": None, "person_name": None, "person_named": False}
+    return dict(label.as_fields())
 
 
 def _sha256(path: Path) -> str:
@@ -56,6 +69,21 @@ class SearchService:
 
     # --- by example ----------------------------------------------------------------------
 
+    def _library_model(self, kind: str, analyzer_model: str) -> str:
+        """The query's model, which must be the one the library is searchable with now.
+
+        While a re-embedding migration to a new model runs, the library answers with the
+        model it was built with; a query embedded by the new model would find nothing.
+        """
+        wanted = reembed.query_model(self.db, kind, analyzer_model)
+        if wanted != analyzer_model:
+            raise ServiceUnavailable(
+                f"the library's {kind}s are indexed with {wanted} and are being re-embedded "
+                f"for {analyzer_model}; retry when `aima persons reembed` has finished",
+                details={"library_model": wanted, "analyzer_model": analyzer_model},
+            )
+        return analyzer_model
+
     def face(
         self,
         principal: Principal,
@@ -70,9 +98,11 @@ class SearchService:
         info = inspect_media(path, self.limits, display_name=name)
         if info.kind is not MediaKind.IMAGE:
             raise InvalidInput(f"{name}: search by face takes a photo, not {info.kind} media")
-        faces = analyze_file(path, info, self.registry, ["faces"], self.decode)["faces"]
-        queries = [f for f in faces.get("faces", []) if f.get("embedding")]
-        model = str(faces.get("model_id"))
+        faces = FacesResult.build(
+            analyze_file(path, info, self.registry, ["faces"], self.decode)["faces"]
+        )
+        queries = [f.model_dump() for f in faces.faces if f.embedding]
+        model = self._library_model("face", faces.model_id)
         result = {
             "query": {"sha256": _sha256(path), "name": name, "faces": len(queries)},
             "model_id": model,
@@ -102,11 +132,13 @@ class SearchService:
         info = inspect_media(path, self.limits, display_name=name)
         if info.audio_codec is None:
             raise InvalidInput(f"{name}: search by voice takes a clip with an audio stream")
-        speakers = analyze_file(path, info, self.registry, ["speakers"], self.decode)["speakers"]
-        queries = [sp for sp in speakers.get("speakers", []) if any(sp.get("embedding") or [])]
+        speakers = SpeakersResult.build(
+            analyze_file(path, info, self.registry, ["speakers"], self.decode)["speakers"]
+        )
+        queries = [sp.model_dump() for sp in speakers.speakers if any(sp.embedding)]
         if not queries:
             raise InvalidInput(f"{name}: no speech found in the clip")
-        model = str(speakers.get("model"))
+        model = self._library_model("voice", speakers.model)
         result = {
             "query": {"sha256": _sha256(path), "name": name, "speakers": len(queries)},
             "model_id": model,
@@ -218,6 +250,7 @@ class SearchService:
                     )
                 ).all()
             )
+            who = speaker_labels(s, {h.media_id for h in hits if h.speaker})
             audit.record(
                 s,
                 actor=principal.actor,
@@ -238,6 +271,7 @@ class SearchService:
                     "text": h.text,
                     "snippet": h.snippet,
                     "speaker": h.speaker,
+                    **_person_fields(who, h.media_id, h.speaker),
                     "score": h.score,
                     "jump": f"/api/v1/media/{h.media_id}/timeline?t={h.start}",
                 }

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from aima.core.clock import utcnow
 from aima.core.errors import NotFound
+from aima.identity.names import PersonLabel, speaker_labels
 from aima.pipeline.fusion import build_timeline
 from aima.pipeline.subtitles import to_srt, to_webvtt
 from aima.security import audit
@@ -15,6 +16,30 @@ from aima.security.permissions import Permission
 from aima.services.access import Principal, get_media
 from aima.store.db import Database
 from aima.store.models import AnalysisResult
+
+
+def name_speakers(
+    timeline: dict[str, Any], labels: dict[tuple[str, str], PersonLabel], media_id: str
+) -> None:
+    """Add ``person_id``/``person_name`` next to every raw ``speaker`` id of the timeline.
+
+    Resolved when read, on top of what fusion built, so a rename or merge shows at once;
+    ``speaker`` stays the analyzer's per-media id. Unassigned speakers get None.
+    """
+    tracks = timeline.get("tracks", {})
+
+    def fields(speaker: Any) -> dict[str, Any]:
+        label = labels.get((media_id, str(speaker))) if speaker is not None else None
+        if label is None:
+            return {"person_id": None, "person_name": None, "person_named": False}
+        return label.as_fields()
+
+    for seg in tracks.get("transcript", []):
+        seg.update(fields(seg.get("speaker")))
+        for word in seg.get("words", []):
+            word.update(fields(word.get("speaker")))
+    for track in tracks.get("speakers", []):
+        track.update(fields(track.get("id")))
 
 
 class TimelineService:
@@ -60,6 +85,8 @@ class TimelineService:
             for name, r in latest.items()
         }
         timeline = build_timeline(media_info, {n: r.data for n, r in latest.items()}, sources)
+        with self.db.session() as s:
+            name_speakers(timeline, speaker_labels(s, [media_id]), media_id)
         timeline["pending_review"] = [
             {"analyzer": a, "result_id": rid, "version": v} for a, rid, v in pending
         ]
