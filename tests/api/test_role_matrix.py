@@ -23,6 +23,7 @@ DUMMY_PATH_PARAMS = {
     "person_id": "per_00000000000000000000000000000000",
     "link_id": "lnk_00000000000000000000000000000000",
     "correction_id": "cor_00000000000000000000000000000000",
+    "kind": "faces",
 }
 _counter = itertools.count()
 
@@ -49,6 +50,11 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
         # a query file the service refuses at once (415): access is what is tested here
         ("POST", "/api/v1/search/face"): lambda: {"files": {"file": ("q.jpg", samples["text"])}},
         ("POST", "/api/v1/search/voice"): lambda: {"files": {"file": ("q.wav", samples["text"])}},
+        # not a ZIP (422) / an empty library (422): access is what is tested here
+        ("POST", "/api/v1/calibration/{kind}"): lambda: {
+            "files": {"file": ("s.zip", samples["text"])}
+        },
+        ("POST", "/api/v1/persons/reembed"): lambda: {"json": {"kind": "face"}},
     }
 
 

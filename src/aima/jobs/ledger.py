@@ -294,8 +294,8 @@ class Ledger:
         """Store an analyzer's final result and mark it succeeded in the job, atomically.
 
         Acceptance: the first result of an analyzer for a media is accepted; a re-run
-        with the same version and config replaces the accepted one; a different version
-        or config waits beside it for review, unless the job was submitted with
+        with the same version, model and config replaces the accepted one; a different
+        version, model_id or config waits beside it for review, unless the job was submitted with
         ``options["accept"]``.
         """
         with self.db.session() as s:
@@ -319,8 +319,13 @@ class Ledger:
                 .scalars()
                 .all()
             )
+            # A new model (e.g. a stronger embedding) changes results as much as a new
+            # version: it waits for review like one.
             same = all(
-                r.analyzer_version == version and r.config_hash == config_hash for r in current
+                r.analyzer_version == version
+                and r.config_hash == config_hash
+                and r.model_id == model_id
+                for r in current
             )
             accept = not current or same or bool(job.options.get("accept"))
             now = self.clock()

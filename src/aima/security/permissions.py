@@ -19,6 +19,7 @@ class Permission(StrEnum):
     RESULTS_REVIEW = "results:review"  # accept a new analyzer version's results
     PERSONS_READ = "persons:read"  # persons, dossiers, "seen before?"
     PERSONS_MANAGE = "persons:manage"  # merge, split, reject, rename, link decisions, undo
+    IDENTITY_CALIBRATE = "identity:calibrate"  # thresholds from labelled data, re-embedding
     SEARCH_TEXT = "search:text"  # transcripts and OCR of readable media
     SEARCH_BIOMETRIC = "search:biometric"  # search by face photo or voice clip
     USERS_MANAGE = "users:manage"
@@ -52,6 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RESULTS_REVIEW,
             P.PERSONS_READ,
             P.PERSONS_MANAGE,
+            P.IDENTITY_CALIBRATE,
             P.SEARCH_TEXT,
             P.SEARCH_BIOMETRIC,
             P.SYSTEM_READ,

@@ -353,3 +353,63 @@ class VectorCursor(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     applied_id: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoredCalibration(Base):
+    """A threshold measured on the user's own labelled faces/voices for one embedding model.
+
+    ``aima.identity.calibration`` prefers it to the settings override and the built-in
+    table; ``report`` keeps what it was measured on (pairs, TAR/FAR, histogram).
+    """
+
+    __tablename__ = "calibrations"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # face | voice
+    model_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    max_distance: Mapped[float] = mapped_column(Float)
+    scale: Mapped[float] = mapped_column(Float)
+    target_far: Mapped[float] = mapped_column(Float)
+    tar: Mapped[float] = mapped_column(Float)
+    far: Mapped[float] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReembedMigration(Base):
+    """Re-embedding the library's observations of one kind from one model to another.
+
+    While ``state`` is not ``done`` the library (clustering, search) keeps ``from_model``;
+    the switch to ``to_model`` happens in one transaction at the end.
+    """
+
+    __tablename__ = "reembed_migrations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), index=True)
+    from_model: Mapped[str] = mapped_column(String(256))
+    to_model: Mapped[str] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # running|done|failed|cancelled
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReembedItem(Base):
+    """One observation's new-model embedding, staged until its migration switches over."""
+
+    __tablename__ = "reembed_items"
+
+    migration_id: Mapped[str] = mapped_column(
+        ForeignKey("reembed_migrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
+    )
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: could not re-embed
+    dim: Mapped[int] = mapped_column(Integer, default=0)
