@@ -5,12 +5,19 @@ PostgreSQL comes from ``AIMA_TEST_POSTGRES_URL`` (default: the local server at
 database, dropped afterwards. Without a server the PostgreSQL variants skip with
 the reason, except under CI (``CI=true``) or ``AIMA_REQUIRE_POSTGRES=1``, where
 they fail: CI must never silently skip them.
+
+No test may touch the user's library: ``AIMA_DATA_DIR`` points at a throw-away
+directory for the whole session (subprocesses inherit it), whatever the shell set.
+Tests that run an analyzer's real default model carry ``@pytest.mark.real_model("name")``;
+``tests/analyzers/test_meta.py`` checks every analyzer has one.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,23 @@ REQUIRE_PG = (
     os.environ.get("CI", "").lower() == "true" or os.environ.get("AIMA_REQUIRE_POSTGRES") == "1"
 )
 TEST_SECRET = "test-secret-" + "x" * 40
+_SESSION_DATA_DIR: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _SESSION_DATA_DIR
+    config.addinivalue_line(
+        "markers",
+        "real_model(analyzer): runs that analyzer's real default model (see test_meta.py)",
+    )
+    # before any test module builds settings: the per-user default must never be used here
+    _SESSION_DATA_DIR = tempfile.mkdtemp(prefix="aima-test-data-")
+    os.environ["AIMA_DATA_DIR"] = _SESSION_DATA_DIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_DATA_DIR:
+        shutil.rmtree(_SESSION_DATA_DIR, ignore_errors=True)
 
 
 def _admin_conninfo() -> str:

@@ -13,6 +13,7 @@ from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.errors import ConfigError
 from aima.core.logging import configure_logging
 from aima.core.settings import Settings, load_settings
+from aima.identity.calibration import load_stored
 from aima.identity.engine import IdentityEngine
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import JobState
@@ -127,6 +128,7 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         issuer=settings.auth.issuer,
         access_ttl_s=settings.auth.access_ttl_s,
     )
+    load_stored(db)  # thresholds calibrated on the user's data (aima calibrate)
     vectors = make_vector_store(settings, db)
     identity = IdentityEngine(db, vectors, settings.identity)
     return Runtime(

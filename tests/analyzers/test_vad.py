@@ -190,6 +190,7 @@ def test_streaming_loop_feeds_context_state_and_rate() -> None:
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
 
+@pytest.mark.real_model("vad")
 @needs_espeak
 @pytest.mark.slow
 def test_speech_regions_match_the_generated_dialogue() -> None:

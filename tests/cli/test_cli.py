@@ -97,3 +97,50 @@ def test_models_lists_every_bundled_model_as_available(aima) -> None:  # type: i
     assert all(r["status"] == "available" and len(r["sha256"]) == 64 for r in required)
     optional = [r for r in rows if not r["required"]]
     assert optional and all(r["how_to_get"] for r in optional)  # e.g. Whisper, ArcFace
+
+
+def test_commands_name_the_library_they_open(aima, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = aima("jobs", "list", "--json")
+    assert f"library: {(tmp_path / 'data').resolve()}" in proc.stderr.splitlines()
+    assert json.loads(proc.stdout) == []  # stdout stays machine-readable
+
+
+def test_a_settings_typo_stops_the_command(tmp_path: Path) -> None:
+    env = {**os.environ, "AIMA_DATA_DIR": str(tmp_path / "data"), "AIMA_DATABSE_URL": "x"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "aima", "jobs", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "did you mean AIMA_DATABASE_URL?" in " ".join(proc.stderr.split())
+    assert not (tmp_path / "data").exists()  # refused before opening anything
+
+
+def test_results_show_prints_embeddings_and_provenance(aima, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.analyzers import faces_fixtures as ff
+
+    photo = ff.save(ff.astronaut(), tmp_path / "astronaut.png")
+    (outcome,) = json.loads(aima("ingest", str(photo), "--analyzers", "faces", "--json").stdout)
+    aima("worker", "--drain")
+    listed = json.loads(aima("results", "list", outcome["media_id"], "--json").stdout)
+    faces_id = next(r["id"] for r in listed if r["analyzer"] == "faces")
+    assert all("data" not in r and r["model_id"] for r in listed)
+
+    shown = json.loads(aima("results", "show", faces_id, "--json").stdout)
+    assert (shown["id"], shown["media_id"], shown["analyzer"]) == (
+        faces_id,
+        outcome["media_id"],
+        "faces",
+    )
+    assert shown["analyzer_version"] and shown["model_id"].startswith("dlib")
+    assert isinstance(shown["config"], dict) and len(shown["config_hash"]) >= 16
+    embedding = shown["data"]["faces"][0]["embedding"]
+    assert len(embedding) == 128 and all(isinstance(v, float) for v in embedding)
+
+    human = aima("results", "show", faces_id).stdout
+    assert "model_id" in human and "[128 numbers]" in human
+    missing = aima("results", "show", "res_missing", check=1)
+    assert "not found" in missing.stderr

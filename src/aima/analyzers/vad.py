@@ -45,6 +45,7 @@ from aima.analyzers.base import AnalysisContext, Analyzer, AnalyzerConfig, Chunk
 from aima.inference.models import ModelSpec
 from aima.inference.sessions import InferenceSession, onnx_session
 from aima.media.types import MediaInfo
+from aima.results import AnalyzerResult, VadResult
 
 SILERO_ONNX = ModelSpec(
     name="silero-vad",
@@ -53,6 +54,8 @@ SILERO_ONNX = ModelSpec(
     sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
     how_to_get="pip install --no-deps silero-vad==6.2.3 (only its ONNX file is used; no torch)",
     description="Silero VAD v6, 16 kHz, 512-sample windows",
+    version="silero-vad 6.2.3 (v6 ONNX)",
+    licence="MIT",
 )
 
 
@@ -76,6 +79,7 @@ class VadConfig(AnalyzerConfig):
 
 class Vad(Analyzer):
     name = "vad"
+    Result: ClassVar[type[AnalyzerResult]] = VadResult
     version = "1.0.0"
     modality = Modality.AUDIO
     kinds = AUDIO_KINDS

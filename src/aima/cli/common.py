@@ -12,11 +12,13 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from aima.core.errors import AimaError
 from aima.core.progress import Progress as ProgressEvent
 from aima.core.progress import ProgressHook
-from aima.core.settings import load_settings
+from aima.core.settings import Settings, load_settings
 from aima.runtime import Runtime, build_runtime
 
 console = Console()
@@ -29,12 +31,31 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def announce_library(settings: Settings) -> None:
+    """One stderr line naming the library a command opens.
+
+    The default library is per user, but ``AIMA_DATA_DIR`` or ``AIMA_DATABASE_URL`` can
+    point elsewhere: saying which one is in use makes "where did my persons go?" obvious,
+    without touching stdout (tables, ``--json``).
+    """
+    line = f"library: {settings.data_dir.resolve()}"
+    if settings.database_url:
+        try:
+            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        except ArgumentError:  # the database layer reports it properly right after
+            shown = "unparsable AIMA_DATABASE_URL"
+        line += f" (database: {shown})"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def runtime(*, long_running: bool = False) -> Runtime:
     """Short commands log warnings only (their output is the table); serve/worker log INFO."""
     try:
         settings = load_settings()
         if not long_running and "AIMA_LOG_LEVEL" not in os.environ:
             settings = settings.model_copy(update={"log_level": "WARNING"})
+        announce_library(settings)
         return build_runtime(settings)
     except AimaError as exc:
         fail(exc.message)

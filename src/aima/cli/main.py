@@ -11,11 +11,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aima.cli.analyze import analyze, models_cmd, results_app, timeline_cmd
-from aima.cli.common import console, err, fail, guarded, print_json, progress_bar, runtime
+from aima.cli.analyze import analyze, models_cmd, timeline_cmd
+from aima.cli.calibrate import calibrate_cmd, reembed_cmd
+from aima.cli.common import (
+    announce_library,
+    console,
+    err,
+    fail,
+    guarded,
+    print_json,
+    progress_bar,
+    runtime,
+)
 from aima.cli.index import index_app
 from aima.cli.jobs import jobs_app, run_jobs_here
 from aima.cli.persons import persons_app
+from aima.cli.results import results_app
 from aima.cli.search import search_app
 from aima.cli.users import users_app
 from aima.core.logging import configure_logging
@@ -32,6 +43,8 @@ app.add_typer(index_app, name="index")
 app.command("analyze")(analyze)
 app.command("timeline")(timeline_cmd)
 app.command("models")(models_cmd)
+app.command("calibrate")(calibrate_cmd)
+persons_app.command("reembed")(reembed_cmd)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 storage_app = typer.Typer(help="Blob storage checks.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -182,7 +195,8 @@ def db_upgrade() -> None:
     from aima.store import migrate
     from aima.store.db import Database
 
-    settings = load_settings()
+    settings = guarded(load_settings)
+    announce_library(settings)
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(Database(settings.resolved_database_url))

@@ -1,14 +1,26 @@
 """One pydantic-settings object for every entry point (prefix ``AIMA_``, nested with ``__``).
 
 ``AIMA_DATABASE_URL=postgresql+psycopg://...`` or ``AIMA_LIMITS__MAX_BYTES=...``
-change behaviour without touching code. Unknown keys fail loudly.
+change behaviour without touching code. Unknown keys fail loudly: pydantic rejects
+unknown nested keys, but pydantic-settings silently ignores an unknown *top-level*
+``AIMA_`` variable (``AIMA_DATABSE_URL`` would leave SQLite in use), so
+``load_settings`` first checks every ``AIMA_*`` variable against the fields and names
+the nearest valid one.
+
+The default data directory is one per user (``platformdirs.user_data_dir("aima")``),
+not ``./aima-data``: a library that depends on the current directory makes
+``aima persons list`` in another folder silently open a new, empty one.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -178,7 +190,10 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Field(default=Path("aima-data"))
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("aima")),
+        description="the library: database, blobs, index, secrets; one per user by default",
+    )
     models_dir: Path | None = Field(
         default=None, description="optional/stronger model weights; <data_dir>/models if unset"
     )
@@ -238,8 +253,68 @@ class Settings(BaseSettings):
         return self.blobs.path or self.data_dir / "blobs"
 
 
+ENV_PREFIX = "AIMA_"
+NESTED = "__"
+
+# AIMA_ variables the project reads that are not settings (grep the repo for ``AIMA_``).
+NON_SETTINGS_ENV = frozenset(
+    {
+        "AIMA_THREADS",  # aima.inference.sessions: intra-op threads per ONNX/TFLite session
+        "AIMA_VENV",  # scripts/setup.sh, scripts/test.sh: where the virtualenv lives
+        "AIMA_TEST_POSTGRES_URL",  # tests/conftest.py: the PostgreSQL server for tests
+        "AIMA_REQUIRE_POSTGRES",  # tests/conftest.py, scripts/test.sh: never skip PostgreSQL
+    }
+)
+
+
+def _valid_env_names() -> tuple[set[str], set[str]]:
+    """Exact variable names, and prefixes below which any name is valid (free-form dicts)."""
+    exact = set(NON_SETTINGS_ENV)
+    open_prefixes: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        top = f"{ENV_PREFIX}{name.upper()}"
+        exact.add(top)
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            exact.update(f"{top}{NESTED}{sub.upper()}" for sub in section.model_fields)
+        elif name == "analyzers":  # per-analyzer config: each analyzer validates its own
+            open_prefixes.add(f"{top}{NESTED}")
+    return exact, open_prefixes
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Fail on any ``AIMA_*`` variable that is neither a setting nor a known project variable.
+
+    Names compare case-insensitively, as pydantic-settings reads them. The error names
+    the nearest valid variable (difflib), so ``AIMA_DATABSE_URL`` says ``AIMA_DATABASE_URL``.
+    """
+    environ = os.environ if environ is None else environ
+    exact, open_prefixes = _valid_env_names()
+    problems = []
+    for raw in sorted(environ):
+        name = raw.upper()
+        if not name.startswith(ENV_PREFIX) or name in exact:
+            continue
+        if any(name.startswith(prefix) for prefix in open_prefixes):
+            continue
+        near = difflib.get_close_matches(name, sorted(exact), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else "see README, 'Scaling out: settings'"
+        problems.append(f"{raw} ({hint})")
+    if problems:
+        raise ConfigError(
+            "unknown AIMA_ environment variable(s): "
+            + "; ".join(problems)
+            + ". Remove or rename them; non-setting variables allowed: "
+            + ", ".join(sorted(NON_SETTINGS_ENV))
+        )
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment; ``overrides`` win (tests, CLI flags)."""
+    """Read settings from the environment; ``overrides`` win (tests, CLI flags).
+
+    Raises ``ConfigError`` for an unknown ``AIMA_*`` variable or an invalid value.
+    """
+    check_environment()
     try:
         return Settings(**overrides)
     except ValueError as exc:
