@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from tests.mediagen.speech import RATE, synthesize
 
 from aima.analyzers._audio_asr import (
     WHISPER_BASE_SPEC,
@@ -70,7 +71,6 @@ from aima.analyzers.transcribe import speech_windows, word_error_rate
 from aima.analyzers.vad import SILERO_ONNX
 from aima.inference.models import ModelStore
 from aima.inference.sessions import onnx_session
-from aima.media.speech import RATE, synthesize
 
 from .common import say, table
 

@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.mediagen import synth
+
 from aima.core.settings import Settings
-from aima.media import synth
 from aima.runtime import build_runtime
 from aima.services.access import cli_principal
 from benchmarks.common import peak_rss_mb, say, table, temporary_pg_database

@@ -160,8 +160,9 @@ def _worker(
 # --------------------------------------------------------------- one scenario
 def _prepare(url: str, data_dir: Path, jobs: int, chunks: int) -> None:
     """Schema, one media row (a generated image), ``jobs`` queued jobs."""
+    from tests.mediagen import synth
+
     from aima.core.settings import Settings
-    from aima.media import synth
     from aima.runtime import build_runtime
     from aima.services.access import cli_principal
 

@@ -17,9 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from sqlalchemy import select
+from tests.mediagen.scenario import BLOCK_S, make_scenario
 
 from aima.core.settings import DEFAULT_ANALYZERS, Settings
-from aima.media.scenario import BLOCK_S, make_scenario
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from aima.store.models import JobChunk

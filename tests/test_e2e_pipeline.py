@@ -18,10 +18,10 @@ import pytest
 
 from aima.core.settings import DEFAULT_ANALYZERS
 from aima.jobs.states import JobState
-from aima.media.scenario import Scenario, make_scenario
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import create_pg_database, drop_pg_database, make_settings
+from tests.mediagen.scenario import Scenario, make_scenario
 
 ALL = list(DEFAULT_ANALYZERS)
 pytestmark = pytest.mark.slow

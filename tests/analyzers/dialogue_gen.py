@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import resample_poly
 
-from aima.media.speech import RATE, read_wav_bytes, write_wav
+from tests.mediagen.speech import RATE, read_wav_bytes, write_wav
 
 _FRAME_S = 0.01  # resolution of the ground-truth label timeline
 

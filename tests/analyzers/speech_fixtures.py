@@ -1,6 +1,6 @@
 """Generated speech for the audio analyzers: two espeak-ng voices, exact known turn times.
 
-Each sentence is synthesised with ``espeak-ng`` (``aima.media.speech``: 16 kHz,
+Each sentence is synthesised with ``espeak-ng`` (``tests.mediagen.speech``: 16 kHz,
 espeak's own leading/trailing silence trimmed) and placed on a timeline with known pauses,
 so every utterance's start and end are exact sample positions (the ground truth).
 The voices are the pair that Resemblyzer separates best among the espeak variants
@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aima.media.ffmpeg import tool_path
-from aima.media.speech import RATE, espeak_available, synthesize, write_wav
+from tests.mediagen.speech import RATE, espeak_available, synthesize, write_wav
 
 __all__ = [
     "DIALOGUE",

@@ -32,13 +32,13 @@ from aima.analyzers.bodies import YOLO_SPEC, Bodies, BodiesConfig
 from aima.identity.text import object_segments as _object_segments
 from aima.inference.models import ModelMissing, ModelStore
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.media.types import Frame
 from aima.results import BodiesResult
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.analyzers import faces_fixtures as ff
 from tests.conftest import make_settings
+from tests.mediagen import synth
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 

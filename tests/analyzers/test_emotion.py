@@ -22,12 +22,12 @@ from aima.analyzers.emotion import (
 )
 from aima.core.errors import AnalyzerError
 from aima.inference.models import ModelMissing, ModelStore
-from aima.media import synth
 from aima.media.types import Frame, MediaInfo, MediaKind
 from aima.runtime import build_runtime
 from aima.store.blobs import LocalBlobStore
 from tests.analyzers import faces_fixtures as ff
 from tests.conftest import make_settings
+from tests.mediagen import synth
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,9 @@ from aima.analyzers.nsfw import (
 )
 from aima.inference.models import ModelStore
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.runtime import Runtime
 from aima.services.access import cli_principal
+from tests.mediagen import synth
 
 MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 

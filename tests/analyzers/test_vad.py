@@ -20,7 +20,6 @@ from aima.analyzers._audio_vad import (
     silero_probs,
 )
 from aima.analyzers.vad import VadConfig
-from aima.media import synth
 from tests.analyzers.speech_fixtures import (
     dialogue_run,
     espeak_available,
@@ -28,6 +27,7 @@ from tests.analyzers.speech_fixtures import (
     overlap_error,
     run_pipeline,
 )
+from tests.mediagen import synth
 
 W = WINDOW_S  # 0.032 s
 

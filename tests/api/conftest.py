@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from aima.api.app import create_app
-from aima.media import synth
 from aima.media.ffmpeg import ffmpeg_available
 from aima.runtime import Runtime, build_runtime
 from aima.security.passwords import hash_password
 from aima.services import users as users_module
 from tests.api.helpers import Api, TestClient
 from tests.conftest import make_settings
+from tests.mediagen import synth
 
 needs_ffmpeg = pytest.mark.skipif(
     not ffmpeg_available(), reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from aima.services import calibrate as cal
 from aima.identity.calibration import calibration_for, use_stored
+from aima.services import calibrate as cal
 from aima.store.models import AuditEvent, StoredCalibration
 from tests.api.helpers import Api
 from tests.identity.test_calibrate import CALIBRATION_SEED, face_set

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aima.media import synth
 from tests.conftest import TEST_SECRET
+from tests.mediagen import synth
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Dialogue videos the link thresholds were never tuned on.
 
-Unlike ``aima.media.library`` (centred faces, 6 s shots, voices ``en-us+m3``/``en+f3``/
+Unlike ``tests.mediagen.library`` (centred faces, 6 s shots, voices ``en-us+m3``/``en+f3``/
 ``en+klatt4``): new espeak voices and sentences, faces off-centre at other sizes, shots
 of unequal length, a narrator over an empty shot, and turns that start late in a shot.
 Each voice's turns show one known face.
@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from aima.media.ffmpeg import tool_path
-from aima.media.scenario import _background, _face_crops
-from aima.media.speech import RATE, synthesize, write_wav
+from tests.mediagen.scenario import _background, _face_crops
+from tests.mediagen.speech import RATE, synthesize, write_wav
 
 VOICES = {"W1": "en-gb-x-rp", "W2": "en-us+f4", "W3": "en-029+f2"}
 FACE_OF = {"W1": "astronaut", "W2": "messi"}  # W3 narrates over an empty shot

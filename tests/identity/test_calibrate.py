@@ -31,13 +31,13 @@ from sqlalchemy import select
 from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.errors import InvalidInput
 from aima.core.settings import Settings
-from aima.services import calibrate as cal
 from aima.identity.calibration import calibration_for, use_stored
-from aima.media.speech import synthesize, write_wav
 from aima.runtime import build_runtime
+from aima.services import calibrate as cal
 from aima.store.models import AuditEvent, StoredCalibration
 from tests.analyzers.faces_fixtures import astronaut, messi
 from tests.conftest import TEST_SECRET, make_settings
+from tests.mediagen.speech import synthesize, write_wav
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog near the river bank.",

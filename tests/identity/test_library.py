@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from aima.cli.jobs import run_jobs_here
-from aima.media.library import (
+from aima.runtime import Runtime, build_runtime
+from aima.services.access import cli_principal
+from aima.store.models import AnalysisResult, AuditEvent, Media, Observation, PersonLink
+from tests.conftest import create_pg_database, drop_pg_database, make_settings
+from tests.mediagen.library import (
     FACE_OF_VOICE,
     Appearance,
     Library,
@@ -24,10 +28,6 @@ from aima.media.library import (
     unseen_photo,
     voice_clip,
 )
-from aima.runtime import Runtime, build_runtime
-from aima.services.access import cli_principal
-from aima.store.models import AnalysisResult, AuditEvent, Media, Observation, PersonLink
-from tests.conftest import create_pg_database, drop_pg_database, make_settings
 
 pytestmark = pytest.mark.slow
 ANALYZERS = ["faces", "speakers"]

@@ -22,11 +22,11 @@ from aima.analyzers._faces_common import FaceBackend, FloatArray, Image8, RawFac
 from aima.analyzers.faces import Faces
 from aima.api.app import create_app
 from aima.core.errors import Conflict, InvalidInput
-from aima.services import reembed
 from aima.identity.calibration import use_stored
 from aima.media.inspect import inspect_media
 from aima.pipeline.oneshot import analyze_file
 from aima.runtime import Runtime, build_runtime
+from aima.services import reembed
 from aima.services.access import cli_principal
 from aima.store.models import AuditEvent, Observation, Person, ReembedItem
 from aima.store.vectors import collection_name

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from aima.media import synth
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from aima.store.models import JobChunk
 from tests.conftest import TEST_SECRET, make_settings
+from tests.mediagen import synth
 from tests.plugins.counting import read_log
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -96,7 +96,7 @@ def test_concurrent_submits_with_one_key_create_one_job(runtime: Runtime, image:
 
 
 def _other_image(tmp_path: Path) -> Path:
-    from aima.media import synth
+    from tests.mediagen import synth
 
     return synth.make_image(tmp_path / "other.png", width=64, height=48, fmt="PNG", seed=7)
 

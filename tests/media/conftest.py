@@ -1,4 +1,4 @@
-"""Media generated once per test session with aima.media.synth (no committed blobs)."""
+"""Media generated once per test session with tests.mediagen.synth (no committed blobs)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from aima.core.settings import MediaLimits
-from aima.media import synth
 from aima.media.ffmpeg import ffmpeg_available
+from tests.mediagen import synth
 
 needs_ffmpeg = pytest.mark.skipif(
     not ffmpeg_available(), reason="ffmpeg/ffprobe not installed (apt-get install ffmpeg)"

@@ -10,9 +10,9 @@ from numpy.typing import NDArray
 
 from aima.core.errors import MediaRejected
 from aima.core.settings import MediaLimits
-from aima.media import synth
 from aima.media.decode import decode_audio, extract_frame
 from aima.media.inspect import inspect_media
+from tests.mediagen import synth
 
 from .conftest import needs_ffmpeg
 

@@ -17,13 +17,13 @@ from numpy.typing import NDArray
 
 from aima.core.errors import MediaRejected
 from aima.core.settings import DecodeSettings, MediaLimits
-from aima.media import synth
 from aima.media._keyframes import KeyframeSelector, Thumb, difference
 from aima.media.decode import extract_frame
 from aima.media.decoder import ChunkDecoder
 from aima.media.ffmpeg import ffmpeg_available, tool_path
 from aima.media.inspect import inspect_media
 from aima.media.types import Frame, MediaInfo, MediaKind
+from tests.mediagen import synth
 
 from .conftest import needs_ffmpeg
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aima.core.errors import MediaRejected, ServiceUnavailable
-from aima.media import ffmpeg, synth
+from aima.media import ffmpeg
+from tests.mediagen import synth
 
 
 def test_input_args_are_whitelisted_forced_and_file_prefixed(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from aima.core.settings import MediaLimits
-from aima.media import synth
 from aima.media.inspect import inspect_media
 from aima.media.types import MediaInfo, MediaKind
+from tests.mediagen import synth
 
 from .conftest import heic_encoder_problem, needs_ffmpeg
 

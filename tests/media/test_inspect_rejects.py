@@ -8,11 +8,11 @@ import pytest
 
 from aima.core.errors import MediaRejected, PayloadTooLarge
 from aima.core.settings import MediaLimits
-from aima.media import synth
 from aima.media.ffmpeg import ffprobe_json
 from aima.media.inspect import inspect_media
 from aima.media.sniff import MP4
 from aima.media.types import MediaKind
+from tests.mediagen import synth
 
 from .conftest import needs_ffmpeg
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.runtime import Runtime
 from aima.services.access import cli_principal
 from aima.store.models import JobChunk
+from tests.mediagen import synth
 
 VISION = ["faces", "emotion", "bodies", "nsfw", "ocr"]
 AUDIO = ["vad", "transcribe", "speakers"]

@@ -9,10 +9,10 @@ import pytest
 from aima.core.progress import Progress
 from aima.core.settings import DEFAULT_ANALYZERS
 from aima.jobs.states import JobState
-from aima.media.scenario import make_scenario
 from aima.runtime import build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings
+from tests.mediagen.scenario import make_scenario
 
 ALL = list(DEFAULT_ANALYZERS)
 pytestmark = pytest.mark.slow

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aima.media import synth
 from aima.runtime import build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings
+from tests.mediagen import synth
 from tests.plugins import chain
 
 

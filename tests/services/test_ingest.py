@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from aima.media import synth
 from aima.runtime import Runtime
 from aima.services.access import Principal, cli_principal
 from aima.store.models import AuditEvent, Job, Media, MediaGrant
+from tests.mediagen import synth
 
 
 def _count(rt: Runtime, model: type) -> int:

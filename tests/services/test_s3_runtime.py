@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aima.jobs.states import JobState
-from aima.media import synth
 from aima.runtime import build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings, s3_blob_settings
+from tests.mediagen import synth
 
 
 def test_embedded_pipeline_on_s3_blobs(tmp_path: Path, s3_endpoint: str) -> None:

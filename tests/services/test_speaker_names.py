@@ -12,10 +12,10 @@ import pytest
 
 from aima.cli.jobs import run_jobs_here
 from aima.identity.names import person_labels
-from aima.media.library import render_clip
 from aima.runtime import Runtime, build_runtime
 from aima.services.access import cli_principal
 from tests.conftest import make_settings
+from tests.mediagen.library import render_clip
 
 pytestmark = pytest.mark.slow
 ADMIN = cli_principal()

@@ -16,7 +16,7 @@ Measured here (see the analyzers' docstrings and ``tests/identity``):
 * ArcFace r50 (512-d, when InsightFace weights are present): the published cosine
   threshold ~0.4 is d ~1.1; scale 0.08.
 * Resemblyzer (256-d voice, one speaker's mean over their 1.5 s windows in one media),
-  measured on the generated library (``aima.media.library``: three espeak-ng voices,
+  measured on the generated library (``tests.mediagen.library``: three espeak-ng voices,
   3 s of speech per media): one voice in different media 0.38-0.52, different voices
   0.69-0.93 (closest pair: two male voices). 0.60 (cos 0.82) with scale 0.05. Similar
   espeak male voices can come closer than that (cos 0.94 measured for some pairs): a

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from aima.media.ffmpeg import tool_path
-from aima.media.speech import RATE, synthesize, write_wav
+from tests.mediagen.speech import RATE, synthesize, write_wav
 
 MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

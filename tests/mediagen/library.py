@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from aima.media.ffmpeg import tool_path
-from aima.media.scenario import _background, _face_crops
-from aima.media.speech import RATE, synthesize, write_wav
+from tests.mediagen.scenario import _background, _face_crops
+from tests.mediagen.speech import RATE, synthesize, write_wav
 
 VOICES = {"V1": "en-us+m3", "V2": "en+f3", "V3": "en+klatt4"}
 FACE_OF_VOICE = {"V1": "astronaut", "V2": "messi"}

@@ -1,0 +1,1 @@
+"""Test-media generators (ffmpeg, espeak-ng, Pillow): for tests and benchmarks, not shipped."""
