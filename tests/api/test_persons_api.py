@@ -141,7 +141,9 @@ class Library:
                 "segments": [{"start": a, "end": b, "text": t} for a, b, t in said],
             }
         if shown:
-            results["ocr"] = {"lines": [{"start": a, "end": b, "text": t} for a, b, t in shown]}
+            results["ocr"] = {
+                "lines": [{"start": a, "end": b, "text": t, "confidence": 0.9} for a, b, t in shown]
+            }
         with self.rt.db.session() as s:
             s.add(
                 Media(

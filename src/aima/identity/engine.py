@@ -21,7 +21,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import delete, select, text, update
@@ -36,8 +36,10 @@ from aima.identity.clustering import Item, Neighbour, choose_person, recluster
 from aima.identity.observations import Draft, face_drafts, keyframe_grid, voice_drafts
 from aima.identity.text import object_segments, ocr_segments, transcript_segments
 from aima.results import (
+    AnalyzerResult,
     BodiesResult,
     FacesResult,
+    InvalidResult,
     OcrResult,
     SpeakersResult,
     TranscribeResult,
@@ -59,6 +61,7 @@ from aima.store.models import (
 from aima.store.vectors import VectorStore, collection_name, decode_embedding, encode_embedding
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", bound=AnalyzerResult)
 
 IDENTITY_ANALYZERS = ("faces", "speakers", "transcribe", "ocr")
 FRAME_LISTS = ("nsfw", "bodies")  # results that list every analysed keyframe
@@ -189,13 +192,15 @@ class IdentityEngine:
         created: list[Observation] = []
         for result in new:
             items = 0
-            if result.analyzer in ("faces", "speakers"):
+            faces = _typed(result, FacesResult) if result.analyzer == "faces" else None
+            voices = _typed(result, SpeakersResult) if result.analyzer == "speakers" else None
+            if faces is not None or voices is not None:
                 drafts = (
-                    face_drafts(
-                        FacesResult.load(result.data), self.settings, **self._frames_of(s, media_id)
-                    )
-                    if result.analyzer == "faces"
-                    else voice_drafts(SpeakersResult.load(result.data), self.settings)
+                    face_drafts(faces, self.settings, **self._frames_of(s, media_id))
+                    if faces is not None
+                    else voice_drafts(voices, self.settings)
+                    if voices is not None
+                    else []
                 )
                 rows = [self._observation(media_id, result, d) for d in drafts]
                 s.add_all(rows)
@@ -278,29 +283,26 @@ class IdentityEngine:
         transcribe, speakers, ocr, bodies = (
             accepted.get(a) for a in ("transcribe", "speakers", "ocr", "bodies")
         )
-        if transcribe is not None:
-            segs = transcript_segments(
-                TranscribeResult.load(transcribe.data),
-                SpeakersResult.load(speakers.data) if speakers else None,
-            )
+        said = _typed(transcribe, TranscribeResult) if transcribe is not None else None
+        turns = _typed(speakers, SpeakersResult) if speakers is not None else None
+        lines = _typed(ocr, OcrResult) if ocr is not None else None
+        objects = _typed(bodies, BodiesResult) if bodies is not None else None
+        if transcribe is not None and said is not None:
+            segs = transcript_segments(said, turns)
             count += replace_segments(
                 s, media_id=media_id, result_id=transcribe.id, source="transcript", segments=segs
             )
-        if ocr is not None:
+        if ocr is not None and lines is not None:
             count += replace_segments(
-                s,
-                media_id=media_id,
-                result_id=ocr.id,
-                source="ocr",
-                segments=ocr_segments(OcrResult.load(ocr.data)),
+                s, media_id=media_id, result_id=ocr.id, source="ocr", segments=ocr_segments(lines)
             )
-        if bodies is not None:
+        if bodies is not None and objects is not None:
             count += replace_segments(
                 s,
                 media_id=media_id,
                 result_id=bodies.id,
                 source="objects",
-                segments=object_segments(BodiesResult.load(bodies.data)),
+                segments=object_segments(objects),
             )
         return count
 
@@ -554,3 +556,19 @@ class IdentityEngine:
                 )
             out.append(matches)
         return out
+
+
+def _typed(row: AnalysisResult, kind: type[T]) -> T | None:
+    """A stored result through its model; a row the model rejects is skipped and logged.
+
+    Such a row cannot become observations or text (its shape is unknown); re-running the
+    analyzer replaces it. The media's other results are still synced.
+    """
+    try:
+        return kind.load(row.data)
+    except InvalidResult as exc:
+        log.warning(
+            "skipping an unreadable result",
+            extra={"media_id": row.media_id, "result_id": row.id, "reason": exc.message},
+        )
+        return None
