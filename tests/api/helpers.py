@@ -41,12 +41,15 @@ PUBLIC_ALLOW_LIST: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/logout"),
+        ("POST", "/api/v1/auth/session"),
+        ("POST", "/api/v1/auth/session/refresh"),
     }
 )
 # Plain Starlette routes that serve no data: FastAPI's interactive documentation, the static
 # browser UI (a StaticFiles mount; all its data comes from the API) and the redirect to it.
+# The web app is a StaticFiles mount at "/", which the route walk reports as "".
 NON_API_ALLOW_LIST: frozenset[str] = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui", "/"}
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/docs/assets", "/redoc", "/ui", "/", ""}
 )
 
 

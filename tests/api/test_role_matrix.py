@@ -36,6 +36,9 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
             "data": {"analyze": "false"},
         },
         ("POST", "/api/v1/jobs"): lambda: {"json": {"media_id": DUMMY_PATH_PARAMS["media_id"]}},
+        ("POST", "/api/v1/jobs/plan"): lambda: {
+            "json": {"media_id": DUMMY_PATH_PARAMS["media_id"]}
+        },
         ("PATCH", "/api/v1/jobs/{job_id}"): lambda: {"json": {"priority": 1}},
         ("POST", "/api/v1/users"): lambda: {
             "json": {"username": f"made-{next(_counter)}", "password": PASSWORD, "role": "viewer"}

@@ -8,9 +8,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aima import __version__
+from aima.api.docs import install_docs
 from aima.api.errors import install_error_handlers
 from aima.api.metrics import install_metrics
-from aima.api.routes import admin, auth, health, jobs, media, persons, results, search
+from aima.api.routes import (
+    admin,
+    auth,
+    calibration,
+    dashboard,
+    health,
+    jobs,
+    media,
+    persons,
+    results,
+    search,
+)
 from aima.runtime import Runtime
 from aima.web import install_ui
 
@@ -35,14 +47,27 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
         version=__version__,
         description="Self-hosted AI media analysis",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from packaged files by install_docs: no CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
     app.state.expect_worker = run_workers
     install_error_handlers(app)
     app.state.metrics = install_metrics(app, runtime)
-    for module in (health, auth, media, jobs, results, persons, search, admin):
+    install_docs(app, title="AIMA")
+    for module in (
+        health,
+        auth,
+        media,
+        jobs,
+        results,
+        persons,
+        calibration,
+        search,
+        admin,
+        dashboard,
+    ):
         app.include_router(module.router)
     install_ui(app)
     return app

@@ -3,16 +3,23 @@
 Every route declares exactly one access rule: ``require(Permission.X)``,
 ``authenticated`` or ``public``. A meta-test walks the app and fails on any
 route that declares none.
+
+The caller is identified by a bearer token (API clients) or by the session cookie set by
+``POST /api/v1/auth/session`` (the browser: ``<video>``, ``<img>`` and EventSource send it
+themselves). Cookie-authenticated unsafe methods must echo the CSRF cookie in ``X-CSRF-Token``
+(double submit). Tokens are never read from the query string: URLs end up in logs.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from aima.api.sessions import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, CsrfFailed
 from aima.core.errors import Unauthorized
 from aima.runtime import Runtime
 from aima.security.permissions import Permission
@@ -21,7 +28,7 @@ from aima.services.access import Principal
 _bearer = HTTPBearer(auto_error=False, description="access token from /api/v1/auth/login")
 
 ACCESS_RULE = "__aima_access_rule__"
-QUERY_TOKEN_ROUTES = frozenset({"/api/v1/jobs/{job_id}/events"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -35,11 +42,30 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _token(request: Request, creds: HTTPAuthorizationCredentials | None) -> str:
     if creds is not None and creds.scheme.lower() == "bearer":
         return creds.credentials
-    # EventSource (SSE) cannot send headers: accept ?access_token= on event streams only.
-    route_path = getattr(request.scope.get("route"), "path", None)
-    if route_path in QUERY_TOKEN_ROUTES and "access_token" in request.query_params:
-        return request.query_params["access_token"]
-    raise Unauthorized("missing bearer token; log in at /api/v1/auth/login")
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    if cookie:
+        check_csrf(request)
+        return cookie
+    raise Unauthorized(
+        "missing bearer token or session cookie; log in at /api/v1/auth/login "
+        "(or /api/v1/auth/session in a browser)"
+    )
+
+
+def check_csrf(request: Request) -> None:
+    """Double submit: an unsafe request riding on cookies must echo the CSRF cookie in a header,
+    which another site's page can neither read nor set."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not expected or not sent:
+        raise CsrfFailed(
+            f"{request.method} with a session cookie needs the {CSRF_HEADER} header "
+            f"(the value of the {CSRF_COOKIE} cookie)"
+        )
+    if not secrets.compare_digest(expected.encode(), sent.encode()):
+        raise CsrfFailed(f"{CSRF_HEADER} does not match the {CSRF_COOKIE} cookie")
 
 
 def current_principal(

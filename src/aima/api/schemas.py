@@ -16,6 +16,50 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. not_found, csrf_failed")
+    message: str = Field(description="what happened, to what, and what to do")
+    details: Any | None = Field(default=None, description="structured context, when there is any")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+_ERROR_TEXT = {
+    304: "not modified (the ETag in If-None-Match matches)",
+    400: "bad request",
+    401: "not authenticated: no or an invalid token or session cookie",
+    403: "forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token",
+    404: "not found (or not visible to the caller)",
+    409: "conflict",
+    413: "payload too large",
+    415: "unsupported media",
+    416: "range not satisfiable",
+    422: "invalid request: a parameter or body field is out of range or malformed",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with the shared error body (304: no body)."""
+    return {
+        code: {"description": _ERROR_TEXT[code]}
+        if code == 304
+        else {"model": ErrorOut, "description": _ERROR_TEXT[code]}
+        for code in codes
+    }
+
+
+class SessionOut(BaseModel):
+    user_id: str
+    username: str
+    role: str
+    csrf_token: str = Field(description="echo in X-CSRF-Token on POST/PUT/PATCH/DELETE")
+    expires_in: int = Field(description="seconds until the session cookie's access token expires")
+
+
 class LoginIn(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
@@ -134,6 +178,7 @@ class JobPatch(Strict):
 class JobOut(BaseModel):
     id: str
     media_id: str
+    media_name: str | None = Field(default=None, description="the media's original file name")
     analyzers: list[str]
     state: str
     priority: int
@@ -151,10 +196,11 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, j: Job) -> JobOut:
+    def of(cls, j: Job, media_name: str | None = None) -> JobOut:
         return cls(
             id=j.id,
             media_id=j.media_id,
+            media_name=media_name,
             analyzers=list(j.analyzers),
             state=j.state,
             priority=j.priority,

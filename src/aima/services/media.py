@@ -1,20 +1,68 @@
-"""Reading media: listings, details with results, downloads (audited)."""
+"""Reading media: listings (grid cards), details with results, content streaming (audited)."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 
-from aima.core.errors import NotFound
+from aima.core.errors import InvalidInput, NotFound
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal, get_media, visible_media
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
-from aima.store.models import AnalysisResult, Media
+from aima.store.models import AnalysisResult, Job, Media, Observation
+
+#: ``sort`` values of the media listing; a leading ``-`` sorts descending.
+MEDIA_SORTS = ("created_at", "name", "size", "duration", "kind")
+CARD_ANALYZERS = ("thumbnails", "faces", "speakers", "transcribe", "nsfw")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFilter:
+    kind: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None  # name contains (case-insensitive)
+    job_state: str | None = None  # state of the media's latest job
+    flagged: bool | None = None  # an accepted nsfw result flagged it
+    has_faces: bool | None = None
+    has_speech: bool | None = None
+    person_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LatestJob:
+    id: str
+    state: str
+    progress: float
+    progress_message: str
+    analyzers: list[str]
+    error: str | None
+
+
+@dataclass(slots=True)
+class CardCounts:
+    faces: int = 0  # face tracks
+    persons: int = 0  # distinct persons seen (faces and voices)
+    speakers: int = 0
+    words: int = 0  # whitespace-separated words of the transcript
+    flags: int = 0  # nsfw spans
+
+
+@dataclass(slots=True)
+class MediaCard:
+    media: Media
+    thumbnail: str | None = None  # blob sha256 of the representative frame
+    waveform: str | None = None
+    flagged: bool = False
+    job: LatestJob | None = None
+    counts: CardCounts = field(default_factory=CardCounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,28 +71,172 @@ class MediaPage:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class CardPage:
+    items: builtins.list[MediaCard]
+    total: int
+
+
 class MediaService:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self.db = db
         self.blobs = blobs
 
+    # ------------------------------------------------------------------ listing
     def list(
         self, principal: Principal, *, kind: str | None = None, limit: int = 50, offset: int = 0
     ) -> MediaPage:
-        query = visible_media(principal)
-        if kind:
-            query = query.where(Media.kind == kind)
+        page = self.cards(principal, MediaFilter(kind=kind), limit=limit, offset=offset)
+        return MediaPage([c.media for c in page.items], page.total)
+
+    def cards(
+        self,
+        principal: Principal,
+        where: MediaFilter,
+        *,
+        sort: str = "-created_at",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> CardPage:
+        """One page of grid cards in a constant number of queries (five), whatever the page size."""
+        query = self._filtered(visible_media(principal), where)
         with self.db.session() as s:
             total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            items = list(
-                s.execute(
-                    query.order_by(Media.created_at.desc(), Media.id.desc())
-                    .limit(limit)
-                    .offset(offset)
-                ).scalars()
+            media = list(
+                s.execute(query.order_by(*_media_order(sort)).limit(limit).offset(offset)).scalars()
             )
-        return MediaPage(items, int(total))
+            cards = {m.id: MediaCard(m) for m in media}
+            if cards:
+                self._add_jobs(s, cards)
+                self._add_results(s, cards)
+                self._add_persons(s, cards)
+        return CardPage([cards[m.id] for m in media], int(total))
 
+    def _filtered(self, query: Select[Any], where: MediaFilter) -> Select[Any]:
+        conditions: list[ColumnElement[bool]] = []
+        if where.kind:
+            conditions.append(Media.kind == where.kind)
+        if where.created_from:
+            conditions.append(Media.created_at >= where.created_from)
+        if where.created_to:
+            conditions.append(Media.created_at < where.created_to)
+        if where.q:
+            escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Media.original_name.ilike(f"%{escaped}%", escape="\\"))
+        if where.job_state:
+            latest = (
+                select(Job.state)
+                .where(Job.media_id == Media.id)
+                .order_by(Job.created_at.desc(), Job.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            conditions.append(latest == where.job_state)
+        data = AnalysisResult.data
+        for wanted, analyzer, test in (
+            (where.flagged, "nsfw", data["flagged"].as_boolean().is_(True)),
+            (where.has_faces, "faces", data["count"].as_integer() > 0),
+        ):
+            if wanted is not None:
+                conditions.append(_has_result(analyzer, test) == wanted)
+        if where.has_speech is not None:
+            speech = _has_result("vad", data["speech_s"].as_float() > 0) | _has_result(
+                "transcribe", func.length(func.trim(data["text"].as_string())) > 0
+            )
+            conditions.append(speech == where.has_speech)
+        if where.person_id:
+            conditions.append(
+                exists().where(
+                    Observation.media_id == Media.id, Observation.person_id == where.person_id
+                )
+            )
+        return query.where(and_(*conditions)) if conditions else query
+
+    @staticmethod
+    def _add_jobs(s: Any, cards: dict[str, MediaCard]) -> None:
+        ranked = (
+            select(
+                Job.id,
+                Job.media_id,
+                Job.state,
+                Job.progress,
+                Job.progress_message,
+                Job.analyzers,
+                Job.error,
+                func.row_number()
+                .over(partition_by=Job.media_id, order_by=(Job.created_at.desc(), Job.id.desc()))
+                .label("rank"),
+            )
+            .where(Job.media_id.in_(cards))
+            .subquery()
+        )
+        for row in s.execute(select(ranked).where(ranked.c.rank == 1)):
+            cards[row.media_id].job = LatestJob(
+                row.id,
+                row.state,
+                row.progress,
+                row.progress_message,
+                list(row.analyzers),
+                row.error,
+            )
+
+    def _add_results(self, s: Any, cards: dict[str, MediaCard]) -> None:
+        data, analyzer = AnalysisResult.data, AnalysisResult.analyzer
+        text = func.trim(data["text"].as_string())
+        words = case(
+            (
+                func.length(text) > 0,
+                func.length(text) - func.length(func.replace(text, " ", "")) + 1,
+            ),
+            else_=0,
+        )
+        rows = s.execute(
+            select(
+                AnalysisResult.media_id,
+                analyzer,
+                case((analyzer == "thumbnails", data["thumbnail"].as_string())),
+                case((analyzer == "thumbnails", data["waveform"].as_string())),
+                case((analyzer == "faces", self._array_len("tracks"))),
+                case((analyzer == "speakers", self._array_len("speakers"))),
+                case((analyzer == "transcribe", words)),
+                case((analyzer == "nsfw", self._array_len("spans"))),
+                case((analyzer == "nsfw", data["flagged"].as_boolean())),
+            ).where(
+                AnalysisResult.media_id.in_(cards),
+                AnalysisResult.accepted.is_(True),
+                analyzer.in_(CARD_ANALYZERS),
+            )
+        )
+        for media_id, name, thumb, wave, tracks, speakers, n_words, spans, flagged in rows:
+            card = cards[media_id]
+            if name == "thumbnails":
+                card.thumbnail, card.waveform = thumb, wave
+            elif name == "faces":
+                card.counts.faces = int(tracks or 0)
+            elif name == "speakers":
+                card.counts.speakers = int(speakers or 0)
+            elif name == "transcribe":
+                card.counts.words = int(n_words or 0)
+            elif name == "nsfw":
+                card.counts.flags = int(spans or 0)
+                card.flagged = bool(flagged)
+
+    @staticmethod
+    def _add_persons(s: Any, cards: dict[str, MediaCard]) -> None:
+        rows = s.execute(
+            select(Observation.media_id, func.count(func.distinct(Observation.person_id)))
+            .where(Observation.media_id.in_(cards), Observation.person_id.is_not(None))
+            .group_by(Observation.media_id)
+        )
+        for media_id, persons in rows:
+            cards[media_id].counts.persons = int(persons)
+
+    def _array_len(self, key: str) -> ColumnElement[Any]:
+        if self.db.dialect == "postgresql":
+            return func.jsonb_array_length(AnalysisResult.data[key])
+        return func.json_array_length(AnalysisResult.data, f"$.{key}")
+
+    # ------------------------------------------------------------------ details
     def get(self, principal: Principal, media_id: str) -> Media:
         with self.db.session() as s:
             return get_media(s, principal, media_id)
@@ -61,18 +253,37 @@ class MediaService:
                 ).scalars()
             )
 
-    def download(self, principal: Principal, media_id: str) -> tuple[Media, Iterator[bytes]]:
+    # ------------------------------------------------------------------ content
+    def content(self, principal: Principal, media_id: str) -> Media:
+        """The media a caller may download or play (no audit: see ``record_playback``)."""
         principal.require(Permission.MEDIA_DOWNLOAD)
         with self.db.session() as s:
-            media = get_media(s, principal, media_id)
+            return get_media(s, principal, media_id)
+
+    def record_playback(self, principal: Principal, media: Media, *, how: str) -> None:
+        """One audit event per download or playback session (the request that starts at byte 0)."""
+        with self.db.session() as s:
             audit.record(
                 s,
                 actor=principal.actor,
                 action="media.download",
                 object_type="media",
-                object_id=media_id,
+                object_id=media.id,
+                details={"how": how},
             )
-        return media, self.blobs.stream(media.sha256)
+
+    def read(self, media: Media, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The media's bytes, streamed from the blob store (a range never loads the whole file)."""
+        if start == 0 and (length is None or length >= media.size):
+            return self.blobs.stream(media.sha256)
+        return self.blobs.stream_range(
+            media.sha256, start, media.size - start if length is None else length
+        )
+
+    def download(self, principal: Principal, media_id: str) -> tuple[Media, Iterator[bytes]]:
+        media = self.content(principal, media_id)
+        self.record_playback(principal, media, how="download")
+        return media, self.read(media)
 
     def artifact(self, principal: Principal, media_id: str, sha256: str) -> Iterator[bytes]:
         """A blob produced by an analyzer for this media (e.g. a thumbnail)."""
@@ -81,6 +292,32 @@ class MediaService:
             if sha256 in _blob_refs(result.data):
                 return self.blobs.stream(sha256)
         raise NotFound(f"no artifact {sha256} for media {media_id}")
+
+
+def _has_result(analyzer: str, test: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        AnalysisResult.media_id == Media.id,
+        AnalysisResult.analyzer == analyzer,
+        AnalysisResult.accepted.is_(True),
+        test,
+    )
+
+
+def _media_order(sort: str) -> Sequence[Any]:
+    descending = sort.startswith("-")
+    name = sort.removeprefix("-")
+    column: Any = {
+        "created_at": Media.created_at,
+        "name": func.lower(Media.original_name),
+        "size": Media.size,
+        "duration": Media.info["duration_s"].as_float(),
+        "kind": Media.kind,
+    }.get(name)
+    if column is None:
+        raise InvalidInput(f"unknown sort {sort!r}; one of {MEDIA_SORTS}")
+    ordered = column.desc() if descending else column.asc()
+    tie = Media.id.desc() if descending else Media.id.asc()
+    return (ordered.nulls_last(), tie)
 
 
 def _blob_refs(data: object) -> set[str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.clock import utcnow
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.security import audit
@@ -16,7 +17,9 @@ from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
-from aima.store.models import AnalysisResult, AuditEvent, Media, WorkerHeartbeat
+from aima.store.models import AnalysisResult, AuditEvent, Job, Media, WorkerHeartbeat
+
+RECENT_FAILURES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,81 @@ class SystemService:
             checks["workers"] = {"ok": bool(live) or not expect_worker, "live": int(live)}
         ready = all(c.get("ok") for c in checks.values()) and "workers" in checks
         return {"ready": ready, "checks": checks}
+
+    def dashboard(self, principal: Principal, registry: AnalyzerRegistry) -> dict[str, Any]:
+        """Everything an operator's overview shows, in one call (a fixed number of queries)."""
+        principal.require(Permission.SYSTEM_READ)
+        now = utcnow()
+        stale_before = now - timedelta(seconds=self.worker_stale_s)
+        with self.db.session() as s:
+            by_state = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            running = s.execute(
+                select(Job, Media.original_name)
+                .join(Media, Media.id == Job.media_id)
+                .where(Job.state == "running")
+                .order_by(Job.started_at)
+            ).all()
+            failures = s.execute(
+                select(Job, Media.original_name)
+                .join(Media, Media.id == Job.media_id)
+                .where(Job.state.in_(("failed", "partial")))
+                .order_by(Job.finished_at.desc().nulls_last(), Job.id.desc())
+                .limit(RECENT_FAILURES)
+            ).all()
+            workers = list(
+                s.execute(select(WorkerHeartbeat).order_by(WorkerHeartbeat.id)).scalars()
+            )
+            media_count, media_bytes = s.execute(
+                select(func.count(), func.coalesce(func.sum(Media.size), 0))
+            ).one()
+        return {
+            "jobs": {"by_state": {k: int(v) for k, v in by_state.items()}},
+            "running": [
+                {
+                    "id": job.id,
+                    "media_id": job.media_id,
+                    "media_name": name,
+                    "analyzers": list(job.analyzers),
+                    "progress": job.progress,
+                    "stage": job.progress_message,
+                    "started_at": job.started_at,
+                    "eta_s": _eta(job, now),
+                    "worker": job.lease_owner,
+                }
+                for job, name in running
+            ],
+            "recent_failures": [
+                {
+                    "id": job.id,
+                    "media_id": job.media_id,
+                    "media_name": name,
+                    "state": job.state,
+                    "finished_at": job.finished_at,
+                    "error": job.error,
+                    "analyzers": {
+                        a: o.get("reason", "")
+                        for a, o in job.outcome.items()
+                        if isinstance(o, dict) and o.get("status") == "failed"
+                    },
+                }
+                for job, name in failures
+            ],
+            "workers": [
+                {
+                    "id": w.id,
+                    "hostname": w.hostname,
+                    "pid": w.pid,
+                    "state": w.state,
+                    "current_job": w.current_job,
+                    "started_at": w.started_at,
+                    "heartbeat_at": w.heartbeat_at,
+                    "alive": w.heartbeat_at >= stale_before,
+                }
+                for w in workers
+            ],
+            "storage": {"media": int(media_count), "media_bytes": int(media_bytes)},
+            "models": model_status(registry),
+        }
 
     def verify_storage(self, hook: ProgressHook = no_progress) -> list[StorageProblem]:
         """Every blob referenced by media must exist and match its sha256."""
@@ -95,6 +173,39 @@ class SystemService:
         principal.require(Permission.AUDIT_READ)
         with self.db.session() as s:
             return audit.verify_chain(s)
+
+
+def _eta(job: Job, now: datetime) -> float | None:
+    """Seconds left, extrapolated from the progress so far; None until there is some."""
+    if job.started_at is None or not 0.0 < job.progress < 1.0:
+        return None
+    elapsed = (now - job.started_at).total_seconds()
+    return round(max(0.0, elapsed * (1.0 - job.progress) / job.progress), 1)
+
+
+def model_status(registry: AnalyzerRegistry) -> list[dict[str, Any]]:
+    """Every model the installed analyzers declare and whether it is there (``aima models``)."""
+    rows: list[dict[str, Any]] = []
+    for name in registry.names():
+        for spec in registry.classes[name].model_specs:
+            state = registry.models.state(spec)
+            rows.append(
+                {
+                    "analyzer": name,
+                    "model": spec.name,
+                    "required": not spec.optional,
+                    "status": state.status.value,
+                    "location": str(state.location)
+                    if state.location
+                    else f"package {spec.package}",
+                    "sha256": spec.sha256 or "",
+                    "version": spec.version,
+                    "licence": spec.licence,
+                    "how_to_get": spec.how_to_get,
+                    "detail": state.detail,
+                }
+            )
+    return rows
 
 
 def _shas(data: object) -> Iterator[str]:

@@ -39,6 +39,10 @@ class BlobStore(Protocol):
     def verify(self, sha256: str) -> bool: ...
     def local_path(self, sha256: str) -> AbstractContextManager[Path]: ...
     def stream(self, sha256: str) -> Iterator[bytes]: ...
+    def stream_range(self, sha256: str, start: int, length: int) -> Iterator[bytes]:
+        """``length`` bytes from offset ``start`` (fewer at the end of the blob), streamed."""
+        ...
+
     def ping(self) -> None: ...
 
 
@@ -56,6 +60,11 @@ def check_key(sha256: str) -> str:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise NotFound(f"not a blob key: {sha256!r}")
     return sha256
+
+
+def check_range(start: int, length: int) -> None:
+    if start < 0 or length < 0:
+        raise ValueError(f"invalid byte range: start={start}, length={length}")
 
 
 class LocalBlobStore:
@@ -165,6 +174,15 @@ class LocalBlobStore:
     def stream(self, sha256: str) -> Iterator[bytes]:
         with self.open(sha256) as fh:
             while chunk := fh.read(CHUNK):
+                yield chunk
+
+    def stream_range(self, sha256: str, start: int, length: int) -> Iterator[bytes]:
+        check_range(start, length)
+        with self.open(sha256) as fh:
+            fh.seek(start)
+            left = length
+            while left > 0 and (chunk := fh.read(min(CHUNK, left))):
+                left -= len(chunk)
                 yield chunk
 
     def copy_to(self, sha256: str, dest: Path) -> None:

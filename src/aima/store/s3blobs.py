@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aima.core.errors import ConfigError, StorageError
-from aima.store.blobs import CHUNK, BlobRef, check_key, sha256_file
+from aima.store.blobs import CHUNK, BlobRef, check_key, check_range, sha256_file
 
 
 class S3BlobStore:
@@ -82,11 +82,12 @@ class S3BlobStore:
         )
         return BlobRef(sha, len(data), created=True)
 
-    def _get(self, sha256: str) -> Any:
+    def _get(self, sha256: str, byte_range: str | None = None) -> Any:
         from botocore.exceptions import ClientError
 
+        extra = {"Range": byte_range} if byte_range else {}
         try:
-            return self._client.get_object(Bucket=self.bucket, Key=self._key(sha256))
+            return self._client.get_object(Bucket=self.bucket, Key=self._key(sha256), **extra)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
@@ -105,6 +106,13 @@ class S3BlobStore:
 
     def stream(self, sha256: str) -> Iterator[bytes]:
         body = self._get(sha256)["Body"]
+        yield from body.iter_chunks(CHUNK)
+
+    def stream_range(self, sha256: str, start: int, length: int) -> Iterator[bytes]:
+        check_range(start, length)
+        if length == 0:
+            return
+        body = self._get(sha256, f"bytes={start}-{start + length - 1}")["Body"]
         yield from body.iter_chunks(CHUNK)
 
     def exists(self, sha256: str) -> bool:

@@ -9,12 +9,25 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from aima.api.deps import Caller, RuntimeDep
-from aima.api.schemas import ChunkOut, JobDetailOut, JobIn, JobOut, JobPatch, Page, ResultOut
+from aima.api.schemas import (
+    ChunkOut,
+    JobDetailOut,
+    JobIn,
+    JobOut,
+    JobPatch,
+    Page,
+    ResultOut,
+    error_responses,
+)
+from aima.api.schemas_web import PlanIn, PlanOut
 from aima.jobs.states import JobState
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+JOB_SORT_PATTERN = "^-?(created_at|priority|state|progress|finished_at)$"
+MAX_OFFSET = 10**9
 
 
 @router.post("", response_model=JobOut, status_code=201)
@@ -35,24 +48,42 @@ def submit(
     return JSONResponse(JobOut.of(job).model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.get("")
+@router.post("/plan", responses=error_responses(401, 403, 404, 422))
+def plan(
+    body: PlanIn, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_CREATE)
+) -> PlanOut:
+    """Preview a job without queueing it: the analyzers that would run (requirements added,
+    disabled/skipped/reused ones with reasons), chunk counts, estimated compute seconds per
+    analyzer (a prior table refined by this machine's measured chunk durations) and the cost."""
+    names = body.analyzers or runtime.settings.jobs.default_analyzers
+    return PlanOut.of(runtime.jobs.plan(principal, body.media_id, names))
+
+
+@router.get("", responses=error_responses(401, 403, 422))
 def list_jobs(
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.JOBS_READ),
     state: JobState | None = None,
-    media_id: str | None = None,
+    media_id: Annotated[str | None, Query(max_length=64)] = None,
+    sort: Annotated[
+        str, Query(pattern=JOB_SORT_PATTERN, description="field; a leading - sorts descending")
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[JobOut]:
     page = runtime.jobs.list(
         principal,
         state=state.value if state else None,
         media_id=media_id,
+        sort=sort,
         limit=limit,
         offset=offset,
     )
     return Page[JobOut](
-        items=[JobOut.of(j) for j in page.items], total=page.total, limit=limit, offset=offset
+        items=[JobOut.of(j, page.media_names.get(j.id)) for j in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -93,7 +124,14 @@ def reprioritise(
     return JobOut.of(runtime.jobs.set_priority(principal, job_id, body.priority))
 
 
-@router.get("/{job_id}/events")
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+        **error_responses(401, 403, 404, 422),
+    },
+)
 async def events(
     job_id: str,
     request: Request,
@@ -101,7 +139,10 @@ async def events(
     principal: Principal = Caller(Permission.JOBS_READ),
     interval_s: Annotated[float, Query(ge=0.1, le=10)] = 0.5,
 ) -> StreamingResponse:
-    """Server-Sent Events: a ``progress`` event whenever the job changes, ``end`` when it is final."""
+    """Server-Sent Events: a ``progress`` event whenever the job changes, ``end`` when it is final.
+
+    Browsers: ``new EventSource(url)`` sends the session cookie; tokens are never taken from
+    the URL."""
     await asyncio.to_thread(runtime.jobs.get, principal, job_id)
 
     async def stream() -> AsyncIterator[str]:

@@ -2,19 +2,28 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aima.api.deps import Caller, RuntimeDep
-from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome
+from aima.api.errors import error_body
+from aima.api.ranges import RangeNotSatisfiable, etag_matches, parse_range
+from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome, error_responses
+from aima.api.schemas_web import MediaCardOut
 from aima.api.uploads import copy_limited
 from aima.core.errors import BadRequest, PayloadTooLarge
+from aima.jobs.states import JobState
 from aima.results.schema import Timeline
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.media import MediaFilter
+
+MEDIA_SORT_PATTERN = "^-?(created_at|name|size|duration|kind)$"
+MAX_OFFSET = 10**9
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 
@@ -75,17 +84,45 @@ def upload(
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
-@router.get("")
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp without a zone is read as UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@router.get("", responses=error_responses(401, 403, 422))
 def list_media(
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.MEDIA_READ),
     kind: Annotated[str | None, Query(pattern="^(image|video|audio)$")] = None,
+    created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
+    created_to: Annotated[datetime | None, Query(description="created before")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
+    job_state: Annotated[JobState | None, Query(description="state of the latest job")] = None,
+    flagged: Annotated[bool | None, Query(description="nsfw spans found")] = None,
+    has_faces: bool | None = None,
+    has_speech: bool | None = None,
+    person_id: Annotated[str | None, Query(max_length=64)] = None,
+    sort: Annotated[
+        str, Query(pattern=MEDIA_SORT_PATTERN, description="field; a leading - sorts descending")
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[MediaOut]:
-    page = runtime.media.list(principal, kind=kind, limit=limit, offset=offset)
-    return Page[MediaOut](
-        items=[MediaOut.of(m) for m in page.items], total=page.total, limit=limit, offset=offset
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Page[MediaCardOut]:
+    """Media as grid cards (thumbnail, duration, latest job, counts), filtered, sorted, paged."""
+    where = MediaFilter(
+        kind=kind,
+        created_from=_utc(created_from),
+        created_to=_utc(created_to),
+        q=q or None,
+        job_state=job_state.value if job_state else None,
+        flagged=flagged,
+        has_faces=has_faces,
+        has_speech=has_speech,
+        person_id=person_id,
+    )
+    page = runtime.media.cards(principal, where, sort=sort, limit=limit, offset=offset)
+    return Page[MediaCardOut](
+        items=[MediaCardOut.of(c) for c in page.items], total=page.total, limit=limit, offset=offset
     )
 
 
@@ -103,18 +140,64 @@ def media_results(
     return [ResultOut.of(r) for r in runtime.media.results(principal, media_id)]
 
 
-@router.get("/{media_id}/content")
-def download(
-    media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.MEDIA_DOWNLOAD)
-) -> StreamingResponse:
-    media, chunks = runtime.media.download(principal, media_id)
+@router.get(
+    "/{media_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "the whole file", "content": {"application/octet-stream": {}}},
+        206: {"description": "the requested byte range (Content-Range)"},
+        **error_responses(304, 401, 403, 404, 416, 422),
+    },
+)
+def content(
+    media_id: str,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.MEDIA_DOWNLOAD),
+    download: Annotated[bool, Query(description="as an attachment, not inline")] = False,
+    range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
+    if_range: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """The media's bytes for players and downloads: a single HTTP Range (206), ETag (the sha256)
+    with 304 on If-None-Match. Audited once per playback: requests that start at byte 0."""
+    media = runtime.media.content(principal, media_id)
+    etag = f'"{media.sha256}"'
+    disposition = "attachment" if download else "inline"
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Content-Disposition": f'{disposition}; filename="{media.id}.{media.format}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None  # the client's copy is stale: send the whole file
+    try:
+        byte_range = parse_range(range_header, media.size)
+    except RangeNotSatisfiable as exc:
+        return JSONResponse(
+            error_body(exc.code, exc.message),
+            416,
+            headers={**headers, "Content-Range": f"bytes */{media.size}"},
+        )
+    if byte_range is None or byte_range.start == 0:
+        runtime.media.record_playback(principal, media, how="download" if download else "inline")
+    if byte_range is None:
+        return StreamingResponse(
+            runtime.media.read(media),
+            media_type=media.mime,
+            headers={**headers, "Content-Length": str(media.size)},
+        )
     return StreamingResponse(
-        chunks,
+        runtime.media.read(media, byte_range.start, byte_range.length),
+        status_code=206,
         media_type=media.mime,
         headers={
-            "Content-Length": str(media.size),
-            "Content-Disposition": f'attachment; filename="{media.id}.{media.format}"',
-            "X-Content-Type-Options": "nosniff",
+            **headers,
+            "Content-Length": str(byte_range.length),
+            "Content-Range": byte_range.content_range(media.size),
         },
     )
 

@@ -1,0 +1,226 @@
+"""Response bodies shaped for the web application: media cards, job plans, the dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from aima.api.schemas import Strict
+from aima.services.jobs import JobPlan, PlannedAnalyzer
+from aima.services.media import MediaCard
+
+
+def artifact_url(media_id: str, sha256: str | None) -> str | None:
+    return f"/api/v1/media/{media_id}/artifacts/{sha256}" if sha256 else None
+
+
+class LatestJobOut(BaseModel):
+    id: str
+    state: str
+    progress: float
+    progress_message: str
+    analyzers: list[str]
+    error: str | None
+
+
+class CardCountsOut(BaseModel):
+    faces: int = Field(description="face tracks")
+    persons: int = Field(description="distinct persons seen (faces and voices)")
+    speakers: int
+    words: int = Field(description="words of the transcript")
+    flags: int = Field(description="nsfw spans")
+
+
+class MediaCardOut(BaseModel):
+    """Everything a grid shows for one media, in the listing itself (no call per card)."""
+
+    id: str
+    kind: str
+    format: str
+    mime: str
+    size: int
+    sha256: str
+    original_name: str
+    uploaded_by: str | None
+    created_at: datetime
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    content_url: str = Field(description="streams the media (Range, ETag); session cookie works")
+    thumbnail_url: str | None = Field(description="representative frame (images, video)")
+    waveform_url: str | None = Field(description="waveform picture (audio)")
+    flagged: bool = Field(description="an accepted nsfw result flagged this media")
+    job: LatestJobOut | None = Field(description="the media's latest job")
+    counts: CardCountsOut
+    info: dict[str, Any]
+
+    @classmethod
+    def of(cls, c: MediaCard) -> MediaCardOut:
+        m = c.media
+        info = m.info or {}
+        return cls(
+            id=m.id,
+            kind=m.kind,
+            format=m.format,
+            mime=m.mime,
+            size=m.size,
+            sha256=m.sha256,
+            original_name=m.original_name,
+            uploaded_by=m.uploaded_by,
+            created_at=m.created_at,
+            duration_s=info.get("duration_s"),
+            width=info.get("width"),
+            height=info.get("height"),
+            content_url=f"/api/v1/media/{m.id}/content",
+            thumbnail_url=artifact_url(m.id, c.thumbnail),
+            waveform_url=artifact_url(m.id, c.waveform),
+            flagged=c.flagged,
+            job=LatestJobOut(
+                id=c.job.id,
+                state=c.job.state,
+                progress=c.job.progress,
+                progress_message=c.job.progress_message,
+                analyzers=c.job.analyzers,
+                error=c.job.error,
+            )
+            if c.job
+            else None,
+            counts=CardCountsOut(
+                faces=c.counts.faces,
+                persons=c.counts.persons,
+                speakers=c.counts.speakers,
+                words=c.counts.words,
+                flags=c.counts.flags,
+            ),
+            info=info,
+        )
+
+
+# --------------------------------------------------------------------------------- plans
+class PlanIn(Strict):
+    media_id: str = Field(max_length=64)
+    analyzers: list[str] | None = Field(
+        default=None, max_length=64, description="default: AIMA_JOBS__DEFAULT_ANALYZERS"
+    )
+
+
+class PlannedAnalyzerOut(BaseModel):
+    name: str
+    status: str = Field(description="run | reused | disabled | skipped")
+    reason: str = Field(description="why it does not run (empty when it runs)")
+    requested: bool = Field(description="false: added as a requirement of another analyzer")
+    chunks: int
+    estimate_s: float = Field(description="estimated compute seconds")
+    basis: str = Field(description="prior (the documented table) | measured | none")
+    measured_chunks: int = Field(description="finished chunks the estimate learnt from")
+
+    @classmethod
+    def of(cls, a: PlannedAnalyzer) -> PlannedAnalyzerOut:
+        return cls(
+            name=a.name,
+            status=a.status,
+            reason=a.reason,
+            requested=a.requested,
+            chunks=a.chunks,
+            estimate_s=a.estimate_s,
+            basis=a.basis,
+            measured_chunks=a.measured_chunks,
+        )
+
+
+class CostOut(BaseModel):
+    amount: float = Field(description="money this job would cost; 0 on local hardware")
+    currency: str
+    executor: str
+    confirmation_required: bool
+
+
+class PlanOut(BaseModel):
+    media_id: str
+    kind: str
+    duration_s: float | None
+    analyzers: list[PlannedAnalyzerOut]
+    chunks: int
+    estimate_s: float
+    cost: CostOut
+
+    @classmethod
+    def of(cls, p: JobPlan) -> PlanOut:
+        return cls(
+            media_id=p.media_id,
+            kind=p.kind,
+            duration_s=p.duration_s,
+            analyzers=[PlannedAnalyzerOut.of(a) for a in p.analyzers],
+            chunks=p.chunks,
+            estimate_s=p.estimate_s,
+            cost=CostOut(
+                amount=0.0, currency="USD", executor="inprocess", confirmation_required=False
+            ),
+        )
+
+
+# ----------------------------------------------------------------------------- dashboard
+class RunningJobOut(BaseModel):
+    id: str
+    media_id: str
+    media_name: str
+    analyzers: list[str]
+    progress: float
+    stage: str
+    started_at: datetime | None
+    eta_s: float | None = Field(description="extrapolated from the progress so far")
+    worker: str | None
+
+
+class FailureOut(BaseModel):
+    id: str
+    media_id: str
+    media_name: str
+    state: str
+    finished_at: datetime | None
+    error: str | None
+    analyzers: dict[str, str] = Field(description="failed analyzer -> reason")
+
+
+class WorkerOut(BaseModel):
+    id: str
+    hostname: str
+    pid: int
+    state: str
+    current_job: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    alive: bool
+
+
+class JobCountsOut(BaseModel):
+    by_state: dict[str, int]
+
+
+class StorageOut(BaseModel):
+    media: int
+    media_bytes: int
+
+
+class ModelOut(BaseModel):
+    analyzer: str
+    model: str
+    required: bool
+    status: str
+    location: str
+    sha256: str
+    version: str
+    licence: str
+    how_to_get: str
+    detail: str
+
+
+class DashboardOut(BaseModel):
+    jobs: JobCountsOut
+    running: list[RunningJobOut]
+    recent_failures: list[FailureOut]
+    workers: list[WorkerOut]
+    storage: StorageOut
+    models: list[ModelOut]
