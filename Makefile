@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 AIMA := $(VENV)/bin/aima
 
-.PHONY: setup run test lint typecheck bench clean
+.PHONY: setup run test lint typecheck bench clean web-api
 
 setup:
 	@bash scripts/setup.sh
@@ -30,3 +30,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) aima-data .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate the OpenAPI document and the web app's typed client after an API change.
+web-api: setup
+	@bash scripts/web-api.sh

@@ -41,4 +41,26 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q -c constraints.txt --no-deps -r requirements-nodeps.txt
     echo "$want" > "$stamp"
 fi
+# The web app (web/ -> src/aima/web/static): rebuilt only when its sources change; `npm ci` only
+# when the lock file does. Without Node.js >= 20.19 the API still runs and / says how to build.
+if command -v npm >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    lock_stamp="web/node_modules/.aima-lock"
+    lock_want=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+    if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_want" ]; then
+        echo "setup: installing web dependencies (npm ci)"
+        npm --prefix web ci --no-audit --no-fund --loglevel=error
+        echo "$lock_want" > "$lock_stamp"
+    fi
+    build_stamp="web/node_modules/.aima-build"
+    build_want=$(cd web && find package-lock.json package.json .npmrc index.html tsconfig.json vite.config.ts openapi.json src scripts \
+                 -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+    if [ ! -f src/aima/web/static/index.html ] || [ ! -f "$build_stamp" ] \
+       || [ "$(cat "$build_stamp")" != "$build_want" ]; then
+        echo "setup: building the web app"
+        npm --prefix web run --silent build >/dev/null
+        echo "$build_want" > "$build_stamp"
+    fi
+else
+    echo "setup: Node.js >= 20.19 with npm not found; skipping the web app (the API runs without it)" >&2
+fi
 echo "setup: ready ($VENV)"

@@ -9,6 +9,9 @@ echo "== ruff check";  "$BIN/ruff" check src tests benchmarks
 echo "== ruff format"; "$BIN/ruff" format --check src tests benchmarks
 echo "== mypy";        "$BIN/mypy"
 
+echo "== web: API contract, types, unit tests"
+npm --prefix web test --silent
+
 echo "== alembic check (models vs migrations, SQLite)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,0 +1,69 @@
+// An in-memory stand-in for the AIMA auth API, at the fetch boundary.
+export interface FakeUser {
+  username: string;
+  password: string;
+  role: string;
+}
+
+export interface FakeServer {
+  fetch: typeof fetch;
+  calls: string[];
+  /** Make every issued access token invalid (as if it expired). */
+  expireTokens(): void;
+  refreshWorks: boolean;
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+export function fakeServer(users: FakeUser[]): FakeServer {
+  const access = new Map<string, FakeUser>();
+  const refresh = new Map<string, FakeUser>();
+  let n = 0;
+  const issue = (user: FakeUser) => {
+    n += 1;
+    access.set(`a${n}`, user);
+    refresh.set(`r${n}`, user);
+    return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer", expires_in: 900 };
+  };
+  const server: FakeServer = {
+    calls: [],
+    refreshWorks: true,
+    expireTokens: () => access.clear(),
+    fetch: async (input, init) => {
+      const request = input instanceof Request ? input : new Request(input, init);
+      const path = new URL(request.url, "http://localhost").pathname;
+      server.calls.push(`${request.method} ${path}`);
+      if (request.method === "POST" && path === "/api/v1/auth/login") {
+        const body = (await request.json()) as { username: string; password: string };
+        const user = users.find((u) => u.username === body.username && u.password === body.password);
+        return user ? json(200, issue(user)) : json(401, { error: { code: "unauthorized" } });
+      }
+      if (request.method === "POST" && path === "/api/v1/auth/refresh") {
+        const body = (await request.json()) as { refresh_token: string };
+        const user = refresh.get(body.refresh_token);
+        if (!user || !server.refreshWorks) return json(401, { error: { code: "unauthorized" } });
+        refresh.delete(body.refresh_token);
+        return json(200, issue(user));
+      }
+      if (request.method === "POST" && path === "/api/v1/auth/logout") {
+        return new Response(null, { status: 204 });
+      }
+      const token = request.headers.get("Authorization")?.replace(/^Bearer /, "") ?? "";
+      const user = access.get(token);
+      if (!user) return json(401, { error: { code: "unauthorized" } });
+      if (request.method === "GET" && path === "/api/v1/auth/me") {
+        return json(200, { user_id: `usr_${user.username}`, username: user.username, role: user.role });
+      }
+      return json(404, { error: { code: "not_found" } });
+    },
+  };
+  return server;
+}
+
+export const USERS: FakeUser[] = [
+  { username: "admin", password: "admin-pw", role: "admin" },
+  { username: "vera", password: "viewer-pw", role: "viewer" },
+  { username: "uli", password: "uploader-pw", role: "uploader" },
+  { username: "audrey", password: "auditor-pw", role: "auditor" },
+];
