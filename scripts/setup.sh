@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # ffmpeg: probing/decoding untrusted media; tesseract (+ language packs): OCR that keeps
 # diacritics for the configured languages;
 # espeak-ng + fonts-dejavu-core: synthetic speech and text for tests and benchmarks;
-# opencv-doc: a real test face (messi5.jpg)
+# opencv-doc: a real test face (messi5.jpg); chromium: the browser the web app's tests drive
 APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
-              tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld espeak-ng opencv-doc fonts-dejavu-core)
+              tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld espeak-ng opencv-doc fonts-dejavu-core
+              chromium)
 PYTHON=${PYTHON:-python3.11}
 VENV=${AIMA_VENV:-.venv}
 
