@@ -27,6 +27,10 @@ bench: setup
 	$(PY) -m benchmarks.keyframes_bench
 	$(PY) -m benchmarks.pipeline_bench --minutes 10
 	$(PY) -m benchmarks.pipeline_bench --minutes 2 --baseline
+	$(PY) -m benchmarks.asr_bench
+	$(PY) -m benchmarks.speakers_bench
+	$(PY) -m benchmarks.ocr_bench
+	$(PY) -m benchmarks.face_recall_bench
 
 clean:
 	rm -rf $(VENV) aima-data .pytest_cache .mypy_cache .ruff_cache
