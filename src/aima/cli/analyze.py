@@ -13,6 +13,7 @@ from aima.cli.common import console, fail, guarded, print_json, runtime
 from aima.cli.jobs import run_jobs_here
 from aima.runtime import Runtime
 from aima.services.access import cli_principal
+from aima.services.system import model_status
 
 
 def _fmt_t(t: float | None) -> str:
@@ -159,25 +160,7 @@ def timeline_cmd(
 def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every model the installed analyzers declare: where it is, whether it is there, checksums."""
     rt = runtime()
-    rows: list[dict[str, Any]] = []
-    for name in rt.registry.names():
-        for spec in rt.registry.classes[name].model_specs:
-            state = rt.registry.models.state(spec)
-            rows.append(
-                {
-                    "analyzer": name,
-                    "model": spec.name,
-                    "required": not spec.optional,
-                    "status": state.status.value,
-                    "location": str(state.location)
-                    if state.location
-                    else f"package {spec.package}",
-                    "sha256": spec.sha256 or "",
-                    "version": spec.version,
-                    "licence": spec.licence,
-                    "how_to_get": spec.how_to_get,
-                }
-            )
+    rows = model_status(rt.registry)
     if as_json:
         print_json(rows)
         return
