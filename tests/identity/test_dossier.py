@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from aima.core.errors import NotFound
-from aima.identity.dossier import build_dossier, timestamp
+from aima.identity.dossier import build_dossier
 from aima.identity.dossier_markdown import dossier_markdown
+from aima.identity.dossier_parts import timestamp
 from aima.store import migrate
 from aima.store.db import Database
 from aima.store.models import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aima.identity.dossier import time_range, timestamp
+from aima.identity.dossier_parts import time_range, timestamp
 
 _TITLES = {
     "appearances": "Appearances",
