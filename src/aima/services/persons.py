@@ -138,6 +138,7 @@ class PersonService:
             "on_screen_s": round(sum(o.duration_s for o in faces), 3),
             "speaking_s": round(sum(o.duration_s for o in voices), 3),
             "crops": [o.crop for o in best[:3]],
+            "crop_media": [o.media_id for o in best[:3]],
             "created_at": person.created_at.isoformat(),
             "updated_at": person.updated_at.isoformat(),
         }

@@ -70,6 +70,10 @@ class PersonSummaryOut(_Open):
     on_screen_s: float
     speaking_s: float
     crops: list[str | None] = Field(description="sha256 of the best face crops (artifacts)")
+    crop_media: list[str] = Field(
+        default_factory=list,
+        description="the media of each crop: GET /api/v1/media/{media_id}/artifacts/{sha256}",
+    )
     created_at: datetime
     updated_at: datetime
 
