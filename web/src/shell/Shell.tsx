@@ -6,6 +6,7 @@ import { useTranslation } from "react-i18next";
 import { NavLink as RouterLink, Outlet } from "react-router";
 import { useMe } from "../api";
 import { LanguageSwitch } from "./LanguageSwitch";
+import { PageGuard } from "./PageGuard";
 import { UserPanel } from "./UserPanel";
 import { visibleItems } from "./visibleItems";
 
@@ -71,7 +72,9 @@ export function Shell() {
             </Center>
           }
         >
-          <Outlet />
+          <PageGuard>
+            <Outlet />
+          </PageGuard>
         </Suspense>
       </AppShell.Main>
     </AppShell>

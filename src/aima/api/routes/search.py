@@ -86,6 +86,8 @@ class TextHitOut(BaseModel):
     text: str
     snippet: str
     speaker: str | None
+    person_id: str | None = None  # the speaker as a person (merges followed), when known
+    person_name: str | None = None
     score: float
     jump: str
 
