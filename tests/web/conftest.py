@@ -35,6 +35,13 @@ CHROMIUM_ARGS = [
 ]
 PASSWORDS = {"admin": "admin-password-for-tests", "vera": "viewer-password-for-tests"}
 ROLES = {"admin": "admin", "vera": "viewer"}
+# one user per remaining role, for the role journey (tests/web/test_roles_journey.py)
+PASSWORDS |= {
+    "ana": "analyst-password-for-tests",
+    "uli": "uploader-password-for-tests",
+    "audrey": "auditor-password-for-tests",
+}
+ROLES |= {"ana": "analyst", "uli": "uploader", "audrey": "auditor"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,6 +129,7 @@ def browser() -> Iterator[Any]:
 
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: run `make setup` (it installs Debian's chromium)")
+    playwright_api.expect.set_options(timeout=60_000)
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -132,7 +140,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    # generous limits: they only bite when something is wrong, and CI is a loaded 2-core machine
+    page.set_default_timeout(90_000)
+    page.set_default_navigation_timeout(90_000)
     yield page
     context.close()
 
@@ -154,3 +164,74 @@ def serious_axe_violations(page: Any) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+@dataclass
+class PeopleLibrary:
+    """Photos analysed for faces in the served library; persons synced through the API."""
+
+    media: dict[str, str]  # file name -> media id
+    token: str  # the admin's bearer token, for API calls from the test
+
+
+@pytest.fixture(scope="session")
+def people_library(server: Server, tmp_path_factory: pytest.TempPathFactory) -> PeopleLibrary:
+    """astronaut.jpg + a mirrored copy, messi.jpg and pair.jpg (both side by side), analysed by
+    the real faces analyzer in this process on the server's database, then `POST /persons/sync`."""
+    from PIL import Image
+
+    from aima.cli.jobs import run_jobs_here
+    from tests.analyzers.faces_fixtures import astronaut, messi, save
+
+    folder = tmp_path_factory.mktemp("people-media")
+    a, m = astronaut(), messi()
+    pictures = {
+        "astronaut.jpg": a,
+        "astronaut-mirrored.jpg": a.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "messi.jpg": m,
+    }
+    runtime = build_runtime(make_settings(server.data_dir, f"sqlite:///{server.data_dir}/aima.db"))
+
+    def analyse(paths: list[Path]) -> dict[str, str]:
+        outcomes = runtime.ingest.ingest_paths(paths, cli_principal(), analyzers=["faces"])
+        states = run_jobs_here(runtime, [o.job_id for o in outcomes if o.job_id], show=False)
+        assert set(states.values()) == {"succeeded"}, states
+        return {p.name: str(o.media_id) for p, o in zip(paths, outcomes, strict=True)}
+
+    try:
+        media = analyse([save(img, folder / name) for name, img in pictures.items()])
+        # pair.jpg: both faces side by side, Messi's cut out around his detected face and
+        # enlarged (in the full picture it is too small to be found next to a second face)
+        faces = next(
+            r.data
+            for r in runtime.media.results(cli_principal(), media["messi.jpg"])
+            if r.analyzer == "faces"
+        )
+        x, y, w, h = faces["faces"][0]["box"]
+        cx, cy, side = (
+            (x + w / 2) * m.width,
+            (y + h / 2) * m.height,
+            2.5 * max(w * m.width, h * m.height),
+        )
+        head = m.crop(
+            (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
+        )
+        head = head.resize((a.height, a.height))
+        pair = Image.new("RGB", (a.width + head.width + 20, a.height), (235, 235, 235))
+        pair.paste(a, (0, 0))
+        pair.paste(head, (a.width + 20, 0))
+        media |= analyse([save(pair, folder / "pair.jpg")])
+    finally:
+        runtime.close()
+    login = httpx.post(
+        f"{server.url}/api/v1/auth/login",
+        json={"username": "admin", "password": PASSWORDS["admin"]},
+    )
+    token = login.json()["access_token"]
+    synced = httpx.post(
+        f"{server.url}/api/v1/persons/sync",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    assert synced.status_code == 200, synced.text
+    return PeopleLibrary(media, token)
