@@ -3,7 +3,7 @@ import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/reac
 import { createContext, type ReactNode, useContext, useEffect, useMemo, useSyncExternalStore } from "react";
 import { type ApiClient, createApiClient, createHooks, type QueryHooks } from "./client";
 import { type Permission, can } from "./permissions";
-import { type AuthState, createTokenSession, type Session } from "./session";
+import { type AuthState, createCookieSession, type Session } from "./session";
 
 export interface Api {
   session: Session;
@@ -12,7 +12,7 @@ export interface Api {
 }
 
 export function createApi(options: { session?: Session; fetch?: typeof fetch } = {}): Api {
-  const session = options.session ?? createTokenSession({ fetch: options.fetch });
+  const session = options.session ?? createCookieSession({ fetch: options.fetch });
   const client = createApiClient(session, { fetch: options.fetch });
   return { session, client, $api: createHooks(client) };
 }

@@ -10,7 +10,13 @@ export {
   useAuthState,
   useMe,
 } from "./context";
-export { followJob, type JobEnd, type JobProgress } from "./events";
+export { followJob, type JobEnd, type JobProgress, type StreamState } from "./events";
 export { can, canAny, isRole, type Permission, type Role } from "./permissions";
-export { type AuthState, createTokenSession, LoginError, type Session } from "./session";
+export {
+  type AuthState,
+  createCookieSession,
+  CSRF_HEADER,
+  LoginError,
+  type Session,
+} from "./session";
 export type { components, paths } from "./schema";

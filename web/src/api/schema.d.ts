@@ -429,7 +429,12 @@ export interface paths {
         get: operations["get_media_api_v1_media__media_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Media
+         * @description Delete a media with its jobs, results, observations, text and grants (audited); its blobs
+         *     go when nothing else references them. Admins: any media; others: media they uploaded.
+         */
+        delete: operations["delete_media_api_v1_media__media_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -465,6 +470,26 @@ export interface paths {
          *     with 304 on If-None-Match. Audited once per playback: requests that start at byte 0.
          */
         get: operations["content_api_v1_media__media_id__content_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/{media_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export
+         * @description The media's analysis as a download: timeline JSON/CSV, transcript VTT/SRT, PDF report.
+         */
+        get: operations["export_api_v1_media__media_id__export_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -718,6 +743,26 @@ export interface paths {
         patch: operations["rename_api_v1_persons__person_id__patch"];
         trace?: never;
     };
+    "/api/v1/persons/{person_id}/co-appearances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Co Appearances
+         * @description Other persons in the same media as this one: shared media, time together, conversations.
+         */
+        get: operations["co_appearances_api_v1_persons__person_id__co_appearances_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/persons/{person_id}/corrections": {
         parameters: {
             query?: never;
@@ -915,6 +960,26 @@ export interface paths {
          * @description Every speaker in the clip (audio, or video with sound) -> the nearest voice identities.
          */
         post: operations["by_voice_api_v1_search_voice_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Effective Settings
+         * @description Every effective setting (environment, file and defaults merged), secrets as ``***``.
+         */
+        get: operations["effective_settings_api_v1_settings_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1304,6 +1369,45 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** CoAppearanceOut */
+        CoAppearanceOut: {
+            /**
+             * Conversations
+             * @description media where both speak (voice observations)
+             */
+            conversations: number;
+            /**
+             * Media
+             * @description media both appear in (face or voice)
+             */
+            media: number;
+            /** Media Ids */
+            media_ids: string[];
+            /** Name */
+            name: string | null;
+            /** Person Id */
+            person_id: string;
+            /**
+             * Together S
+             * @description seconds both faces are on screen at the same time
+             */
+            together_s: number;
+        };
+        /** CoAppearancesOut */
+        CoAppearancesOut: {
+            /**
+             * Items
+             * @description most shared media first
+             */
+            items: components["schemas"]["CoAppearanceOut"][];
+            /** Name */
+            name: string | null;
+            /**
+             * Person Id
+             * @description the live person (a merged id answers with its target)
+             */
+            person_id: string;
+        };
         /** CorrectedOut */
         CorrectedOut: {
             /**
@@ -1427,6 +1531,28 @@ export interface components {
              * @default 1
              */
             schema_version: number;
+        };
+        /**
+         * EraseReport
+         * @description What deleting one media removed.
+         */
+        EraseReport: {
+            /** Blobs Deleted */
+            blobs_deleted: number;
+            /** Grants */
+            grants: number;
+            /** Jobs */
+            jobs: number;
+            /** Media Id */
+            media_id: string;
+            /** Observations */
+            observations: number;
+            /** Persons Removed */
+            persons_removed: number;
+            /** Results */
+            results: number;
+            /** Text Segments */
+            text_segments: number;
         };
         /** ErrorDetail */
         ErrorDetail: {
@@ -2223,6 +2349,11 @@ export interface components {
              */
             created_at: string;
             /**
+             * Crop Media
+             * @description the media of each crop: GET /api/v1/media/{media_id}/artifacts/{sha256}
+             */
+            crop_media?: string[];
+            /**
              * Crops
              * @description sha256 of the best face crops (artifacts)
              */
@@ -2275,6 +2406,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Crop Media
+             * @description the media of each crop: GET /api/v1/media/{media_id}/artifacts/{sha256}
+             */
+            crop_media?: string[];
             /**
              * Crops
              * @description sha256 of the best face crops (artifacts)
@@ -2492,6 +2628,22 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** SettingOut */
+        SettingOut: {
+            /** Key */
+            key: string;
+            /** Redacted */
+            redacted: boolean;
+            /** Value */
+            value: string | number | boolean | (string | number | boolean | null)[] | null;
+        };
+        /** SettingsOut */
+        SettingsOut: {
+            /** Env */
+            env: string;
+            /** Items */
+            items: components["schemas"]["SettingOut"][];
+        };
         /** Speaker */
         Speaker: {
             /** Embedding */
@@ -2643,6 +2795,10 @@ export interface components {
             media_id: string;
             /** Media Name */
             media_name: string | null;
+            /** Person Id */
+            person_id?: string | null;
+            /** Person Name */
+            person_name?: string | null;
             /** Score */
             score: number;
             /** Segment Id */
@@ -3941,6 +4097,73 @@ export interface operations {
             };
         };
     };
+    delete_media_api_v1_media__media_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EraseReport"];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     artifact_api_v1_media__media_id__artifacts__sha256__get: {
         parameters: {
             query?: never;
@@ -4057,6 +4280,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    export_api_v1_media__media_id__export_get: {
+        parameters: {
+            query?: {
+                /** @description json (timeline), csv (one row per item), vtt, srt, pdf */
+                format?: "json" | "csv" | "vtt" | "srt" | "pdf";
+            };
+            header?: never;
+            path: {
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the export as a file (attachment) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
+                    "application/x-subrip": string;
+                    "text/csv": string;
+                    "text/vtt": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4463,6 +4724,37 @@ export interface operations {
             };
         };
     };
+    co_appearances_api_v1_persons__person_id__co_appearances_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoAppearancesOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     corrections_api_v1_persons__person_id__corrections_get: {
         parameters: {
             query?: never;
@@ -4806,6 +5098,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    effective_settings_api_v1_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsOut"];
                 };
             };
         };

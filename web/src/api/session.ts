@@ -1,12 +1,12 @@
-// Who is logged in, and how requests prove it. THE seam for authentication: today a bearer
-// token pair from POST /api/v1/auth/login kept in memory + sessionStorage; a cookie session
-// replaces `createTokenSession` with an implementation of the same `Session` interface
-// (authorize() then adds nothing, login/logout call the cookie endpoints, sseUrl() drops the
-// query token) and nothing else in the app changes.
+// Who is logged in, and how requests prove it. THE seam for authentication: the browser holds a
+// cookie session from POST /api/v1/auth/session — the access token (HttpOnly, sent by the
+// browser with every same-origin request, <img>, <video> and EventSource included), the refresh
+// token (HttpOnly, /api/v1/auth only) and a readable CSRF cookie that unsafe requests echo in
+// X-CSRF-Token (double submit). No token is ever visible to scripts, storage or URLs.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 
-export type TokenOut = components["schemas"]["TokenOut"];
+export type SessionOut = components["schemas"]["SessionOut"];
 
 export type AuthState = "anonymous" | "authenticated";
 
@@ -17,13 +17,13 @@ export interface Session {
   /** Throws `LoginError` when the credentials are refused. */
   login(username: string, password: string): Promise<void>;
   logout(): Promise<void>;
-  /** Adds the credentials to an outgoing API request. */
+  /** Adds the credentials to an outgoing API request (here: the CSRF header on unsafe methods). */
   authorize(request: Request): Request;
   /** Tries to renew expired credentials once; false when the user must log in again. */
   refresh(): Promise<boolean>;
   /** The credentials were refused (401 after a refresh): back to the login page. */
   expire(): void;
-  /** URL for an EventSource, which cannot send headers. */
+  /** URL for an EventSource (same origin: the session cookie goes along, nothing in the URL). */
   sseUrl(path: string): string;
 }
 
@@ -37,92 +37,96 @@ export class LoginError extends Error {
   }
 }
 
-const STORAGE_KEY = "aima.tokens";
+export const CSRF_COOKIE = "aima_csrf";
+export const CSRF_HEADER = "X-CSRF-Token";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-interface Tokens {
-  access: string;
-  refresh: string;
+/** The cookies scripts may see (the CSRF one); HttpOnly cookies stay with the browser. */
+export interface CookieJar {
+  get(name: string): string | null;
+  remove(name: string): void;
 }
 
-function readTokens(storage: Storage | undefined): Tokens | null {
-  try {
-    const raw = storage?.getItem(STORAGE_KEY);
-    if (!raw) return null;
-    const parsed = JSON.parse(raw) as Partial<Tokens>;
-    return typeof parsed.access === "string" && typeof parsed.refresh === "string"
-      ? { access: parsed.access, refresh: parsed.refresh }
-      : null;
-  } catch {
-    return null;
-  }
+export function documentCookies(doc: Document | undefined = globalThis.document): CookieJar {
+  return {
+    get(name) {
+      for (const part of (doc?.cookie ?? "").split(";")) {
+        const [key, ...rest] = part.trim().split("=");
+        if (key === name) return decodeURIComponent(rest.join("="));
+      }
+      return null;
+    },
+    remove(name) {
+      if (doc) doc.cookie = `${name}=; Max-Age=0; Path=/; SameSite=Strict`;
+    },
+  };
 }
 
-export interface TokenSessionOptions {
+export interface CookieSessionOptions {
   fetch?: typeof fetch;
-  storage?: Storage;
+  cookies?: CookieJar;
   baseUrl?: string;
 }
 
-export function createTokenSession(options: TokenSessionOptions = {}): Session {
-  const storage = options.storage ?? globalThis.sessionStorage;
+export function createCookieSession(options: CookieSessionOptions = {}): Session {
+  const cookies = options.cookies ?? documentCookies();
   const baseUrl = options.baseUrl ?? defaultBaseUrl();
-  // unauthenticated calls (login, refresh, logout) use a bare client: no auth, no retry loop
+  // the auth endpoints use a bare client: no retry loop around login, refresh and logout
   const auth = createClient<paths>({
     baseUrl,
     fetch: (request: Request) => (options.fetch ?? globalThis.fetch)(request),
   });
   const listeners = new Set<() => void>();
-  let tokens = readTokens(storage);
+  // the readable CSRF cookie lives as long as the refresh token: it says a session may exist
+  let csrf: string | null = cookies.get(CSRF_COOKIE);
+  let state: AuthState = csrf ? "authenticated" : "anonymous";
   let refreshing: Promise<boolean> | null = null;
 
-  function set(next: Tokens | null): void {
-    const changed = (tokens === null) !== (next === null);
-    tokens = next;
-    if (next) storage?.setItem(STORAGE_KEY, JSON.stringify(next));
-    else storage?.removeItem(STORAGE_KEY);
-    if (changed) listeners.forEach((listener) => listener());
+  function set(next: AuthState, token: string | null): void {
+    csrf = token;
+    if (next === "anonymous") cookies.remove(CSRF_COOKIE);
+    if (next === state) return;
+    state = next;
+    listeners.forEach((listener) => listener());
   }
 
-  const fromPair = (pair: TokenOut): Tokens => ({
-    access: pair.access_token,
-    refresh: pair.refresh_token,
-  });
+  /** The cookie wins (another tab may have rotated it); the login answer is the fallback. */
+  const currentCsrf = () => cookies.get(CSRF_COOKIE) ?? csrf ?? "";
 
   return {
-    state: () => (tokens ? "authenticated" : "anonymous"),
+    state: () => state,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async login(username, password) {
-      const { data, response } = await auth.POST("/api/v1/auth/login", {
+      const { data, response } = await auth.POST("/api/v1/auth/session", {
         body: { username, password },
       });
       if (!data) throw new LoginError(response.status, `login failed (HTTP ${response.status})`);
-      set(fromPair(data));
+      set("authenticated", data.csrf_token);
     },
     async logout() {
-      const current = tokens;
-      set(null);
-      if (current) {
-        // revoke the refresh token; the user is logged out locally whatever the answer
-        await auth
-          .POST("/api/v1/auth/logout", { body: { refresh_token: current.refresh } })
-          .catch(() => undefined);
-      }
+      const token = currentCsrf();
+      // revoke the refresh token and clear the cookies; logged out locally whatever the answer
+      await auth
+        .POST("/api/v1/auth/logout", { headers: { [CSRF_HEADER]: token } })
+        .catch(() => undefined);
+      set("anonymous", null);
     },
     authorize(request) {
-      if (tokens) request.headers.set("Authorization", `Bearer ${tokens.access}`);
+      if (!SAFE_METHODS.has(request.method.toUpperCase()) && state === "authenticated") {
+        request.headers.set(CSRF_HEADER, currentCsrf());
+      }
       return request;
     },
     refresh() {
-      if (!tokens) return Promise.resolve(false);
-      const refreshToken = tokens.refresh;
+      if (state !== "authenticated") return Promise.resolve(false);
       refreshing ??= auth
-        .POST("/api/v1/auth/refresh", { body: { refresh_token: refreshToken } })
+        .POST("/api/v1/auth/session/refresh", { headers: { [CSRF_HEADER]: currentCsrf() } })
         .then(({ data }) => {
-          if (tokens?.refresh !== refreshToken) return tokens !== null; // logged out meanwhile
-          set(data ? fromPair(data) : null);
+          if (state !== "authenticated") return false; // logged out meanwhile
+          if (data) set("authenticated", data.csrf_token);
           return data !== undefined;
         })
         .catch(() => false)
@@ -132,12 +136,10 @@ export function createTokenSession(options: TokenSessionOptions = {}): Session {
       return refreshing;
     },
     expire() {
-      set(null);
+      set("anonymous", null);
     },
     sseUrl(path) {
-      const url = new URL(path, baseUrl || "http://localhost");
-      if (tokens) url.searchParams.set("access_token", tokens.access);
-      return baseUrl ? url.href : url.pathname + url.search;
+      return baseUrl ? new URL(path, baseUrl).href : path;
     },
   };
 }

@@ -49,29 +49,30 @@ describe("role-aware navigation", () => {
 });
 
 describe("session", () => {
-  it("logs out back to the login page and forgets the tokens", async () => {
+  it("logs out back to the login page and clears the session cookies", async () => {
     const { user } = renderApp({ path: "/login" });
     await logIn(user, screen, "admin", "admin-pw");
     await user.click(await screen.findByRole("button", { name: "Sign out" }));
     expect(await screen.findByRole("heading", { name: "Sign in to AIMA" })).toBeInTheDocument();
-    expect(sessionStorage.getItem("aima.tokens")).toBeNull();
+    expect(document.cookie).not.toContain("aima_csrf");
+    expect(sessionStorage.length).toBe(0);
   });
 
   it("renews an expired access token once, then sends a refused session to the login page", async () => {
     const first = renderApp({ path: "/login" });
     await logIn(first.user, screen, "vera", "viewer-pw");
     await screen.findByText("Signed in as vera");
-    const stored = sessionStorage.getItem("aima.tokens");
-    expect(stored).not.toBeNull();
+    expect(document.cookie).toContain("aima_csrf=");
+    expect(sessionStorage.length).toBe(0);
     first.unmount();
 
-    // a reload: the tokens come back from sessionStorage; the access token has expired
+    // a reload: the CSRF cookie says a session may exist; its access cookie has expired
     const again = renderApp({ path: "/search" });
     again.server.expireTokens();
     again.server.refreshWorks = false;
     expect(await screen.findByRole("heading", { name: "Sign in to AIMA" })).toBeInTheDocument();
-    expect(again.server.calls).toContain("POST /api/v1/auth/refresh");
-    expect(sessionStorage.getItem("aima.tokens")).toBeNull();
+    expect(again.server.calls).toContain("POST /api/v1/auth/session/refresh");
+    expect(document.cookie).not.toContain("aima_csrf");
   });
 });
 

@@ -11,7 +11,17 @@ export interface FakeServer {
   /** Make every issued access token invalid (as if it expired). */
   expireTokens(): void;
   refreshWorks: boolean;
+  /** The browser's HttpOnly session cookies (aima_access, aima_refresh); the readable
+   * aima_csrf cookie goes to document.cookie like a real browser would keep it. */
+  cookies: Map<string, string>;
 }
+
+const CSRF_COOKIE = "aima_csrf";
+const readCsrf = () =>
+  document.cookie
+    .split(";")
+    .map((part) => part.trim().split("="))
+    .find(([key]) => key === CSRF_COOKIE)?.[1] ?? null;
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -26,7 +36,22 @@ export function fakeServer(users: FakeUser[]): FakeServer {
     refresh.set(`r${n}`, user);
     return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer", expires_in: 900 };
   };
+  const cookies = new Map<string, string>();
+  const startSession = (user: FakeUser) => {
+    const pair = issue(user);
+    const csrf = `csrf${n}`;
+    cookies.set("aima_access", pair.access_token);
+    cookies.set("aima_refresh", pair.refresh_token);
+    document.cookie = `${CSRF_COOKIE}=${csrf}; Path=/`;
+    const session = { user_id: `usr_${user.username}`, username: user.username, role: user.role };
+    return json(200, { ...session, csrf_token: csrf, expires_in: 900 });
+  };
+  const csrfOk = (request: Request) => {
+    const sent = request.headers.get("X-CSRF-Token");
+    return sent !== null && sent === readCsrf();
+  };
   const server: FakeServer = {
+    cookies,
     calls: [],
     refreshWorks: true,
     expireTokens: () => access.clear(),
@@ -46,10 +71,33 @@ export function fakeServer(users: FakeUser[]): FakeServer {
         refresh.delete(body.refresh_token);
         return json(200, issue(user));
       }
+      if (request.method === "POST" && path === "/api/v1/auth/session") {
+        const body = (await request.json()) as { username: string; password: string };
+        const user = users.find((u) => u.username === body.username && u.password === body.password);
+        return user ? startSession(user) : json(401, { error: { code: "unauthorized" } });
+      }
+      if (request.method === "POST" && path === "/api/v1/auth/session/refresh") {
+        const token = cookies.get("aima_refresh");
+        const user = token ? refresh.get(token) : undefined;
+        if (!user || !server.refreshWorks) return json(401, { error: { code: "unauthorized" } });
+        if (!csrfOk(request)) return json(403, { error: { code: "csrf_failed" } });
+        refresh.delete(token ?? "");
+        return startSession(user);
+      }
       if (request.method === "POST" && path === "/api/v1/auth/logout") {
+        if (cookies.has("aima_refresh") && !csrfOk(request)) {
+          return json(403, { error: { code: "csrf_failed" } });
+        }
+        cookies.clear();
+        document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/`;
         return new Response(null, { status: 204 });
       }
-      const token = request.headers.get("Authorization")?.replace(/^Bearer /, "") ?? "";
+      const bearer = request.headers.get("Authorization")?.replace(/^Bearer /, "");
+      if (bearer === undefined && cookies.has("aima_access")) {
+        const unsafe = !["GET", "HEAD", "OPTIONS"].includes(request.method);
+        if (unsafe && !csrfOk(request)) return json(403, { error: { code: "csrf_failed" } });
+      }
+      const token = bearer ?? cookies.get("aima_access") ?? "";
       const user = access.get(token);
       if (!user) return json(401, { error: { code: "unauthorized" } });
       if (request.method === "GET" && path === "/api/v1/auth/me") {

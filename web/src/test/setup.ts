@@ -28,4 +28,5 @@ afterEach(() => {
   cleanup();
   sessionStorage.clear();
   localStorage.clear();
+  document.cookie = "aima_csrf=; Max-Age=0; Path=/"; // the cookie session's readable part
 });

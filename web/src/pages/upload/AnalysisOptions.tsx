@@ -1,0 +1,95 @@
+// Analyzers (GET /api/v1/analyzers; the installation's defaults checked) and the job priority.
+import { Checkbox, Group, NumberInput, Paper, Stack, Text, Title } from "@mantine/core";
+import { useEffect } from "react";
+import { useTranslation } from "react-i18next";
+import { useApi } from "../../api";
+
+export interface AnalyzerInfo {
+  name: string;
+  description: string;
+  disabled: boolean;
+  default: boolean;
+}
+
+function parse(raw: unknown): AnalyzerInfo[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((item: unknown) => {
+    if (typeof item !== "object" || item === null) return [];
+    const a = item as Record<string, unknown>;
+    if (typeof a.name !== "string") return [];
+    return [
+      {
+        name: a.name,
+        description: typeof a.description === "string" ? a.description : "",
+        disabled: a.disabled === true,
+        default: a.default === true,
+      },
+    ];
+  });
+}
+
+export function AnalysisOptions({
+  selected,
+  onSelected,
+  priority,
+  onPriority,
+}: {
+  selected: string[] | null;
+  onSelected: (names: string[]) => void;
+  priority: number;
+  onPriority: (value: number) => void;
+}) {
+  const { t } = useTranslation();
+  const { $api } = useApi();
+  const query = $api.useQuery("get", "/api/v1/analyzers", {}, { staleTime: 60_000 });
+  const analyzers = parse(query.data);
+
+  useEffect(() => {
+    // the first answer sets the defaults; later choices are the user's
+    if (selected === null && query.data) onSelected(parse(query.data).filter((a) => a.default && !a.disabled).map((a) => a.name));
+  }, [query.data, selected, onSelected]);
+
+  return (
+    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="upload-options-title">
+      <Stack gap="sm">
+        <Title order={3} size="h4" id="upload-options-title">
+          {t("upload.options")}
+        </Title>
+        {query.isPending ? (
+          <Text size="sm" c="dimmed">
+            {t("upload.analyzersLoading")}
+          </Text>
+        ) : (
+          <Checkbox.Group
+            label={t("upload.analyzers")}
+            description={t("upload.analyzersHint")}
+            value={selected ?? []}
+            onChange={onSelected}
+          >
+            <Group gap="md" mt="xs">
+              {analyzers.map((a) => (
+                <Checkbox
+                  key={a.name}
+                  value={a.name}
+                  label={a.disabled ? `${a.name} (${t("upload.disabled")})` : a.name}
+                  title={a.description || undefined}
+                  disabled={a.disabled}
+                />
+              ))}
+            </Group>
+          </Checkbox.Group>
+        )}
+        <NumberInput
+          label={t("upload.priority")}
+          description={t("upload.priorityHint")}
+          value={priority}
+          min={-1000}
+          max={1000}
+          step={10}
+          maw={220}
+          onChange={(value) => onPriority(typeof value === "number" ? value : Number(value) || 0)}
+        />
+      </Stack>
+    </Paper>
+  );
+}
