@@ -15,7 +15,9 @@ const DashboardPage = lazy(() => import("./pages/DashboardPage"));
 const UploadPage = lazy(() => import("./pages/UploadPage"));
 const LibraryPage = lazy(() => import("./pages/LibraryPage"));
 const PeoplePage = lazy(() => import("./pages/PeoplePage"));
+const PersonPage = lazy(() => import("./pages/PersonPage"));
 const SearchPage = lazy(() => import("./pages/SearchPage"));
+const MediaPage = lazy(() => import("./pages/MediaPage"));
 const AdminPage = lazy(() => import("./pages/AdminPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
@@ -41,7 +43,9 @@ export const routes: RouteObject[] = [
       { path: "upload", element: <UploadPage /> },
       { path: "library", element: <LibraryPage /> },
       { path: "people", element: <PeoplePage /> },
+      { path: "people/:id", element: <PersonPage /> },
       { path: "search", element: <SearchPage /> },
+      { path: "media/:id", element: <MediaPage /> },
       { path: "admin", element: <AdminPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],

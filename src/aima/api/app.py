@@ -16,12 +16,15 @@ from aima.api.routes import (
     auth,
     calibration,
     dashboard,
+    exports,
     health,
     jobs,
     media,
+    people_graph,
     persons,
     results,
     search,
+    settings_view,
 )
 from aima.runtime import Runtime
 from aima.web import install_ui
@@ -60,11 +63,14 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
         health,
         auth,
         media,
+        exports,
         jobs,
         results,
         persons,
+        people_graph,
         calibration,
         search,
+        settings_view,
         admin,
         dashboard,
     ):

@@ -14,6 +14,7 @@ from aima.pipeline.subtitles import to_srt, to_webvtt
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal, get_media
+from aima.services.exports import name_faces
 from aima.store.db import Database
 from aima.store.models import AnalysisResult
 
@@ -87,6 +88,7 @@ class TimelineService:
         timeline = build_timeline(media_info, {n: r.data for n, r in latest.items()}, sources)
         with self.db.session() as s:
             name_speakers(timeline, speaker_labels(s, [media_id]), media_id)
+            name_faces(timeline, s, media_id)  # the media view labels face lanes (exports.py)
         timeline["pending_review"] = [
             {"analyzer": a, "result_id": rid, "version": v} for a, rid, v in pending
         ]
