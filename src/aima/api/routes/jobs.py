@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -138,30 +140,42 @@ async def events(
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.JOBS_READ),
     interval_s: Annotated[float, Query(ge=0.1, le=10)] = 0.5,
+    heartbeat_s: Annotated[float, Query(ge=1, le=60)] = 15,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: a ``progress`` event whenever the job changes, ``end`` when it is final.
 
-    Browsers: ``new EventSource(url)`` sends the session cookie; tokens are never taken from
-    the URL."""
+    Each progress event carries an ``id`` naming that snapshot of the job; a client that
+    reconnects (EventSource sends ``Last-Event-ID``) is not sent the snapshot it already
+    has. A ``: keepalive`` comment every ``heartbeat_s`` keeps proxies from closing an idle
+    stream. Browsers: ``new EventSource(url)`` sends the session cookie; tokens are never
+    taken from the URL."""
     await asyncio.to_thread(runtime.jobs.get, principal, job_id)
 
     async def stream() -> AsyncIterator[str]:
-        last: tuple[object, ...] | None = None
+        last_id = last_event_id
+        quiet_since = time.monotonic()
+        yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             job = await asyncio.to_thread(runtime.jobs.get, principal, job_id)
-            snapshot = (job.state, job.progress, job.progress_message, job.cancel_requested)
-            if snapshot != last:
-                last = snapshot
-                data = json.dumps(
-                    {
-                        "id": job.id,
-                        "state": job.state,
-                        "progress": job.progress,
-                        "message": job.progress_message,
-                        "error": job.error,
-                    }
-                )
-                yield f"event: progress\ndata: {data}\n\n"
+            data = json.dumps(
+                {
+                    "id": job.id,
+                    "state": job.state,
+                    "progress": job.progress,
+                    "message": job.progress_message,
+                    "error": job.error,
+                },
+                sort_keys=True,
+            )
+            event_id = hashlib.sha256(f"{data}{job.cancel_requested}".encode()).hexdigest()[:16]
+            if event_id != last_id:
+                last_id = event_id
+                quiet_since = time.monotonic()
+                yield f"id: {event_id}\nevent: progress\ndata: {data}\n\n"
+            elif time.monotonic() - quiet_since >= heartbeat_s:
+                quiet_since = time.monotonic()
+                yield ": keepalive\n\n"
             if JobState(job.state).terminal:
                 yield f"event: end\ndata: {json.dumps({'id': job.id, 'state': job.state})}\n\n"
                 return
