@@ -365,8 +365,11 @@ export interface paths {
          * Events
          * @description Server-Sent Events: a ``progress`` event whenever the job changes, ``end`` when it is final.
          *
-         *     Browsers: ``new EventSource(url)`` sends the session cookie; tokens are never taken from
-         *     the URL.
+         *     Each progress event carries an ``id`` naming that snapshot of the job; a client that
+         *     reconnects (EventSource sends ``Last-Event-ID``) is not sent the snapshot it already
+         *     has. A ``: keepalive`` comment every ``heartbeat_s`` keeps proxies from closing an idle
+         *     stream. Browsers: ``new EventSource(url)`` sends the session cookie; tokens are never
+         *     taken from the URL.
          */
         get: operations["events_api_v1_jobs__job_id__events_get"];
         put?: never;
@@ -3880,8 +3883,11 @@ export interface operations {
         parameters: {
             query?: {
                 interval_s?: number;
+                heartbeat_s?: number;
             };
-            header?: never;
+            header?: {
+                "last-event-id"?: string | null;
+            };
             path: {
                 job_id: string;
             };

@@ -20,6 +20,7 @@ from aima.jobs.states import JobState
 from aima.results.schema import Timeline
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.erase_media import EraseReport, MediaEraser
 from aima.services.media import MediaFilter
 
 MEDIA_SORT_PATTERN = "^-?(created_at|name|size|duration|kind)$"
@@ -131,6 +132,16 @@ def get_media(
     media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.MEDIA_READ)
 ) -> MediaOut:
     return MediaOut.of(runtime.media.get(principal, media_id))
+
+
+@router.delete("/{media_id}", responses=error_responses(401, 403, 404, 409))
+def delete_media(
+    media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.MEDIA_UPLOAD)
+) -> EraseReport:
+    """Delete a media with its jobs, results, observations, text and grants (audited); its blobs
+    go when nothing else references them. Admins: any media; others: media they uploaded."""
+    eraser = MediaEraser(runtime.db, runtime.blobs, runtime.identity)
+    return eraser.erase(principal, media_id)
 
 
 @router.get("/{media_id}/results")
