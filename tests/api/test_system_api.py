@@ -70,7 +70,7 @@ def test_metrics_count_jobs_requests_and_chunks(api: Api, samples: dict[str, byt
     assert (
         api.client.get(f"/api/v1/jobs/{outcome['job_id']}", headers=who.headers).status_code == 200
     )
-    assert api.client.get("/no/such/page").status_code == 404
+    assert api.client.get("/api/v1/no/such/page").status_code == 404
     text = api.client.get("/metrics").text
     after = _samples(text)
     assert after[("aima_jobs", (("state", "queued"),))] == 0.0
@@ -88,7 +88,7 @@ def test_metrics_count_jobs_requests_and_chunks(api: Api, samples: dict[str, byt
     assert requests("POST", "/api/v1/media", "201") == 1.0
     assert requests("GET", "/api/v1/jobs/{job_id}", "200") == 1.0  # the template, not the id
     assert requests("GET", "unmatched", "404") == 1.0  # unknown URLs do not create label values
-    assert outcome["job_id"] not in text and "/no/such/page" not in text
+    assert outcome["job_id"] not in text and "/api/v1/no/such/page" not in text
 
 
 def _events(lines: Any) -> list[tuple[str, dict[str, Any]]]:

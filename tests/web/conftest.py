@@ -77,11 +77,12 @@ def _wait_until_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeou
     raise RuntimeError(f"aima serve not ready after {timeout_s} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`aima serve` on a free port with a throw-away library and two known users."""
+    """`aima serve` on a free port with a throw-away library and known users: one per test
+    module, so what one module creates never shows up in another's listings."""
     if not (STATIC / "index.html").is_file():
-        pytest.skip("web app not built: run scripts/setup.sh (npm --prefix web run build)")
+        pytest.fail("web app not built: run scripts/setup.sh (npm --prefix web run build)")
     data = tmp_path_factory.mktemp("web-serve")
     db_url = f"sqlite:///{data}/aima.db"
     runtime = build_runtime(make_settings(data, db_url))
@@ -174,7 +175,7 @@ class PeopleLibrary:
     token: str  # the admin's bearer token, for API calls from the test
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def people_library(server: Server, tmp_path_factory: pytest.TempPathFactory) -> PeopleLibrary:
     """astronaut.jpg + a mirrored copy, messi.jpg and pair.jpg (both side by side), analysed by
     the real faces analyzer in this process on the server's database, then `POST /persons/sync`."""
