@@ -68,7 +68,9 @@ def serve(
     created = rt.users.ensure_first_admin()
     bind_host = host or rt.settings.api.host
     bind_port = port or rt.settings.api.port
-    console.print(f"[bold]AIMA[/] on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    console.print(
+        f"[bold]AIMA[/] on http://{bind_host}:{bind_port}  (open it in a browser; API docs: /docs)"
+    )
     console.print(f"  database: {rt.db.url.render_as_string(hide_password=True)}")
     console.print(f"  data dir: {rt.settings.data_dir.resolve()}")
     if created:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aima.identity.dossier_parts import time_range, timestamp
+from aima.identity.names import short_label
 
 _TITLES = {
     "appearances": "Appearances",
@@ -39,7 +40,7 @@ def _render_citation(fact_id: str, c: dict[str, Any]) -> str:
 def dossier_markdown(doc: dict[str, Any], *, max_citations: int = 3) -> str:
     """A readable report of a dossier: summary, one section per kind, cited bullets, sources."""
     person = doc["person"]
-    title = person["name"] or f"Unknown person {person['id']}"
+    title = person["name"] or short_label(person["id"])
     facts = {f["id"]: f for f in doc["facts"]}
     s = doc["summary"]
     lines = [f"# {_md(title)}", "", f"Person `{person['id']}` · generated {doc['generated_at']}"]

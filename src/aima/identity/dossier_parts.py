@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from aima.analyzers._tracking import iou
 from aima.core.errors import NotFound
+from aima.identity.names import short_label
 from aima.results import EmotionResult
 from aima.results.vision import EmotionDetection, FaceDetection
 from aima.store.models import Observation, Person, TextSegment
@@ -197,7 +198,7 @@ class _Resolver:
         return p.name if p is not None else None
 
     def label(self, person_id: str) -> str:
-        return self.name(person_id) or f"Unknown person {person_id}"
+        return self.name(person_id) or short_label(person_id)
 
 
 # --- the builder ------------------------------------------------------------------------------
