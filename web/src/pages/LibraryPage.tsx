@@ -29,7 +29,6 @@ export default function LibraryPage() {
     if (view === "list") next.set("view", "list");
     setParams(next, { replace: true });
   };
-  const loaded = pages.loaded().filter((m) => m !== undefined);
 
   return (
     <PageFrame title={t("pages.library.title")} intro={t("pages.library.intro")}>
@@ -43,8 +42,15 @@ export default function LibraryPage() {
         <Stack gap="xs" className="lib-batchbar">
           <BatchActions
             ids={[...selection.ids]}
-            loadedCount={loaded.length}
-            onSelectAll={() => selection.setAll(loaded.map((m) => m.id))}
+            loadedCount={pages.loadedCount}
+            onSelectAll={() =>
+              selection.setAll(
+                pages
+                  .loaded()
+                  .filter((m) => m !== undefined)
+                  .map((m) => m.id),
+              )
+            }
             onClear={selection.clear}
             onDeleted={selection.remove}
           />

@@ -3,7 +3,7 @@
 // for as they come into view.
 import { useElementSize } from "@mantine/hooks";
 import { useWindowVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { memo, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { MediaTile } from "./MediaTile";
 import type { Selection } from "./selection";
@@ -14,7 +14,9 @@ const GAP = 12;
 const GRID_ROW = 228 + GAP;
 const LIST_ROW = 64;
 
-export function MediaCollection({
+// memoised: the page around it re-renders on every fetch-state change; this re-renders only when
+// the loaded pages, the view or the selection change (and on scroll, through the virtualiser)
+export const MediaCollection = memo(function MediaCollection({
   pages,
   view,
   selection,
@@ -43,6 +45,8 @@ export function MediaCollection({
     estimateSize: () => rowHeight,
     overscan: 4,
     scrollMargin: margin,
+    // render scrolled-in rows with the frame rather than synchronously inside each scroll event
+    useFlushSync: false,
   });
   useEffect(() => virtualizer.measure(), [rowHeight, columns, virtualizer]);
   const items = virtualizer.getVirtualItems();
@@ -83,7 +87,8 @@ export function MediaCollection({
               .map((index) => {
                 const media = pages.item(index);
                 return (
-                  <div role="listitem" key={media?.id ?? `i${index}`} style={{ minWidth: 0 }}>
+                  // keyed by slot: a skeleton turning into its card updates in place, no remount
+                  <div role="listitem" key={index} style={{ minWidth: 0 }}>
                     <MediaTile
                       media={media}
                       index={index}
@@ -100,4 +105,4 @@ export function MediaCollection({
       </div>
     </div>
   );
-}
+});

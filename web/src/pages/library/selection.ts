@@ -1,6 +1,6 @@
 // Which cards are selected: click toggles one, shift-click selects the range from the last
 // clicked card, "select all" takes every loaded card. Ids, so paging and re-sorting keep it.
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 
 export interface Selection {
   ids: ReadonlySet<string>;
@@ -44,20 +44,23 @@ export function useSelection(idAt: (index: number) => string | undefined): Selec
     },
     [],
   );
-  return {
-    ids,
-    has: (id) => ids.has(id),
-    toggle,
-    setAll: (all) => setIds(new Set(all)),
-    clear: () => {
-      setIds(new Set());
-      anchorRef.current = null;
-    },
-    remove: (gone) =>
+  const setAll = useCallback((all: string[]) => setIds(new Set(all)), []);
+  const clear = useCallback(() => {
+    setIds(new Set());
+    anchorRef.current = null;
+  }, []);
+  const remove = useCallback(
+    (gone: Iterable<string>) =>
       setIds((current) => {
         const next = new Set(current);
         for (const id of gone) next.delete(id);
         return next;
       }),
-  };
+    [],
+  );
+  // one object per selection state, so the memoised collection re-renders only when it changes
+  return useMemo(
+    () => ({ ids, has: (id: string) => ids.has(id), toggle, setAll, clear, remove }),
+    [ids, toggle, setAll, clear, remove],
+  );
 }

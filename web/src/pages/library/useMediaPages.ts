@@ -1,7 +1,7 @@
 // GET /api/v1/media in pages of 200, fetched for the rows the virtual list needs (so a jump
 // to the end of 5,000 items loads one page, not 25); the total comes with every page.
 import { keepPreviousData, useQueries } from "@tanstack/react-query";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { type components, useApi } from "../../api";
 import type { MediaQuery } from "./filters";
 
@@ -15,6 +15,8 @@ export interface MediaPages {
   item: (index: number) => MediaCard | undefined;
   /** Every card loaded so far, in order (for "select all" and shift ranges). */
   loaded: () => (MediaCard | undefined)[];
+  /** How many cards are loaded (without building the list). */
+  loadedCount: number;
   /** Ask for the pages covering [first, last]. */
   need: (first: number, last: number) => void;
   isLoading: boolean;
@@ -43,13 +45,35 @@ export function useMediaPages(query: MediaQuery): MediaPages {
     })),
   });
 
-  const byPage = new Map<number, MediaCard[]>();
-  pages.forEach((page, i) => {
-    const items = results[i]?.data?.items;
-    if (items) byPage.set(page, items);
-  });
+  // The pages' data keeps its identity between renders (structural sharing), so merge only when
+  // one of them actually changed: `item`, `loaded` and the returned object then stay the same
+  // while fetch states flicker, and the memoised collection and cards skip those renders.
+  const pageData = pages.map((page, i) => [page, results[i]?.data] as const);
+  const previous = useRef<typeof pageData>([]);
+  const same =
+    previous.current.length === pageData.length &&
+    previous.current.every(([page, data], i) => page === pageData[i]?.[0] && data === pageData[i]?.[1]);
+  if (!same) previous.current = pageData;
+  const stable = previous.current;
+  const merged = useMemo(() => {
+    const byPage = new Map<number, MediaCard[]>();
+    let count = 0;
+    for (const [page, data] of stable) {
+      if (data?.items) {
+        byPage.set(page, data.items);
+        count += data.items.length;
+      }
+    }
+    const total = stable.find(([, data]) => data)?.[1]?.total;
+    const item = (index: number) => byPage.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
+    const loaded = () => {
+      const out: (MediaCard | undefined)[] = [];
+      for (let i = 0; i < (total ?? 0); i += 1) out.push(item(i));
+      return out;
+    };
+    return { total, item, loaded, loadedCount: count };
+  }, [stable]);
 
-  const total = results.find((r) => r.data)?.data?.total;
   const need = useCallback(
     (first: number, last: number) => {
       const from = Math.floor(Math.max(0, first) / PAGE_SIZE);
@@ -63,18 +87,7 @@ export function useMediaPages(query: MediaQuery): MediaPages {
     },
     [key],
   );
-  const item = (index: number) => byPage.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
-  const loaded = () => {
-    const out: (MediaCard | undefined)[] = [];
-    for (let i = 0; i < (total ?? 0); i += 1) out.push(item(i));
-    return out;
-  };
-  return {
-    total,
-    item,
-    loaded,
-    need,
-    isLoading: results[0]?.isPending ?? true,
-    error: results.find((r) => r.error)?.error ?? null,
-  };
+  const isLoading = results[0]?.isPending ?? true;
+  const error = results.find((r) => r.error)?.error ?? null;
+  return useMemo(() => ({ ...merged, need, isLoading, error }), [merged, need, isLoading, error]);
 }
