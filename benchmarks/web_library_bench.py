@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -32,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.conftest import TEST_SECRET, make_settings
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_until_ready
+from tests.conftest import make_settings
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, start_serve
 
 from aima.core.clock import utcnow
 from aima.runtime import build_runtime
@@ -106,32 +103,6 @@ def seed(data: Path, count: int) -> str:
     return db_url
 
 
-def serve(data: Path, db_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMA_")}
-    env.update(
-        {
-            "AIMA_ENV": "test",
-            "AIMA_DATA_DIR": str(data),
-            "AIMA_DATABASE_URL": db_url,
-            "AIMA_AUTH__JWT_SECRET": TEST_SECRET,
-            "AIMA_LOG_LEVEL": "WARNING",
-        }
-    )
-    log = data / "serve.log"
-    aima = Path(sys.executable).with_name("aima")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(aima), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_ready(url, proc, log, timeout_s=60)
-    return proc, url
-
-
 def measure(url: str, view: str, count: int, step: int) -> dict[str, Any]:
     import playwright.sync_api as pw
 
@@ -199,7 +170,7 @@ def main() -> None:
         t = time.perf_counter()
         db_url = seed(data, args.media)
         seeded_s = time.perf_counter() - t
-        proc, url = serve(data, db_url)
+        proc, url = start_serve(data, db_url)
         try:
             token = httpx.post(
                 f"{url}/api/v1/auth/login", json={"username": "bench", "password": PASSWORD}

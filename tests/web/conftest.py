@@ -77,20 +77,11 @@ def _wait_until_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeou
     raise RuntimeError(f"aima serve not ready after {timeout_s} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`aima serve` on a free port with a throw-away library and known users: one per test
-    module, so what one module creates never shows up in another's listings."""
-    if not (STATIC / "index.html").is_file():
-        pytest.fail("web app not built: run scripts/setup.sh (npm --prefix web run build)")
-    data = tmp_path_factory.mktemp("web-serve")
-    db_url = f"sqlite:///{data}/aima.db"
-    runtime = build_runtime(make_settings(data, db_url))
-    try:
-        for name, password in PASSWORDS.items():
-            runtime.users.create(cli_principal(), name, password, ROLES[name])
-    finally:
-        runtime.close()
+def start_serve(data: Path, db_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`aima serve --no-worker` on a free loopback port over ``data``; returns once healthy.
+
+    Its output goes to ``data/serve.log``. Used by the browser tests and the web benchmarks.
+    """
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIMA_")}
     env.update(
@@ -114,6 +105,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_ready(url, proc, log, timeout_s=60)
+    except RuntimeError:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`aima serve` on a free port with a throw-away library and known users: one per test
+    module, so what one module creates never shows up in another's listings."""
+    if not (STATIC / "index.html").is_file():
+        pytest.fail("web app not built: run scripts/setup.sh (npm --prefix web run build)")
+    data = tmp_path_factory.mktemp("web-serve")
+    db_url = f"sqlite:///{data}/aima.db"
+    runtime = build_runtime(make_settings(data, db_url))
+    try:
+        for name, password in PASSWORDS.items():
+            runtime.users.create(cli_principal(), name, password, ROLES[name])
+    finally:
+        runtime.close()
+    proc, url = start_serve(data, db_url)
+    log = data / "serve.log"
+    try:
         yield Server(url, data, log)
     finally:
         proc.terminate()
