@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # ffmpeg: probing/decoding untrusted media; tesseract (+ language packs): OCR that keeps
 # diacritics for the configured languages;
 # espeak-ng + fonts-dejavu-core: synthetic speech and text for tests and benchmarks;
-# opencv-doc: a real test face (messi5.jpg); chromium: the browser the web app's tests drive
+# opencv-doc: a real test face (messi5.jpg); chromium: the browser the web app's tests drive;
+# docker-compose + prometheus (promtool): offline checks of the files in deploy/ (no daemon runs)
 APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
               tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld espeak-ng opencv-doc fonts-dejavu-core
-              chromium)
+              chromium docker-compose prometheus)
 PYTHON=${PYTHON:-python3.11}
 VENV=${AIMA_VENV:-.venv}
 
@@ -37,6 +38,9 @@ stamp="$VENV/.aima-installed"
 want=$(cat pyproject.toml constraints.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python dependencies into $VENV"
+    # llama-cpp-python (the real LLM server the tests use) builds from source the first time
+    # (~10 min on 2 cores; pip caches the wheel): portable CPU code, not this CPU's extensions.
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
     "$VENV/bin/python" -m pip install -q --upgrade "pip>=24" "setuptools<81" wheel
     "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[ml,dev]"
     "$VENV/bin/python" -m pip install -q -c constraints.txt --no-deps -r requirements-nodeps.txt

@@ -15,11 +15,21 @@ class AimaError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    #: seconds after which retrying may succeed (sent as ``Retry-After`` by the API)
+    retry_after_s: float | None = None
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -102,6 +112,13 @@ class StorageError(AimaError):
 
     status = 500
     code = "storage_error"
+
+
+class TooManyRequests(AimaError):
+    """A rate limit or a login lockout: try again after ``retry_after_s``."""
+
+    status = 429
+    code = "too_many_requests"
 
 
 class ServiceUnavailable(AimaError):

@@ -51,6 +51,17 @@ class MediaLimits(_Section):
     max_duration_s: float = Field(default=6 * 3600, gt=0, description="longest audio/video")
     max_streams: int = Field(default=16, gt=0, description="most streams in one container")
     probe_timeout_s: float = Field(default=60, gt=0, description="ffprobe/ffmpeg time limit")
+    decode_memory_bytes: int = Field(
+        default=1024**3,
+        gt=0,
+        description="decoded image bytes in memory at once while checking uploads (a budget "
+        "shared by all concurrent uploads of one process)",
+    )
+    min_free_bytes: int = Field(
+        default=256 * 1024**2,
+        ge=0,
+        description="/readyz reports not ready when the data dir's disk has less free space",
+    )
 
 
 class BlobSettings(_Section):
@@ -119,12 +130,39 @@ class AuthSettings(_Section):
     issuer: str = "aima"
     access_ttl_s: int = Field(default=900, gt=0)
     refresh_ttl_s: int = Field(default=14 * 24 * 3600, gt=0)
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed logins per account before it is locked"
+    )
+    login_max_failures_per_source: int = Field(
+        default=30, ge=1, description="failed logins per client address before it is blocked"
+    )
+    login_window_s: float = Field(
+        default=900,
+        gt=0,
+        description="failures count within this window; the lock lasts to its end",
+    )
+    refresh_reuse_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="a rotated refresh token presented again later than this revokes its session",
+    )
 
 
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
     max_upload_files: int = Field(default=100, gt=0)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins allowed to call the API from a browser (CORS is off when empty)",
+    )
+    trust_forwarded_proto: bool = Field(
+        default=False, description="behind a TLS proxy: trust X-Forwarded-Proto for HSTS"
+    )
+    metrics_public: bool = Field(
+        default=True,
+        description="false: /metrics needs a token with system:read (scrape with a bearer token)",
+    )
 
 
 class VectorSettings(_Section):
@@ -184,6 +222,210 @@ class IdentitySettings(_Section):
     )
 
 
+class EndpointSettings(_Section):
+    """One OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, TGI, hosted).
+
+    No ``base_url``: the analyzers and summaries that need it report "not configured".
+    """
+
+    base_url: str | None = Field(
+        default=None,
+        description="e.g. http://127.0.0.1:8080/v1 (the path before /chat/completions)",
+    )
+    model: str = Field(default="default", description="the model name the server expects")
+    api_key: SecretStr | None = Field(default=None, description="sent as a Bearer token")
+    timeout_s: float = Field(default=120.0, gt=0, description="whole-request time limit")
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20, description="on 429, 5xx and lost connections")
+    backoff_s: float = Field(default=0.5, ge=0, description="first retry delay, doubled each time")
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    max_concurrency: int = Field(default=2, ge=1, le=256, description="requests in flight at once")
+    circuit_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open the circuit breaker"
+    )
+    circuit_reset_s: float = Field(default=30.0, gt=0, description="open circuit: wait this long")
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        default="auto",
+        description="how to ask for JSON: auto tries json_schema, then json_object, then prompt only",
+    )
+    max_tokens: int = Field(default=512, ge=16, le=32768)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    price_prompt_per_1k: float | None = Field(
+        default=None, ge=0, description="money per 1,000 prompt tokens (records cost when set)"
+    )
+    price_completion_per_1k: float | None = Field(default=None, ge=0)
+    context_tokens: int = Field(default=4096, ge=512, description="the model's context window")
+
+
+class LlmSettings(_Section):
+    """Vision-language model (scenes) and language model (summaries), each its own endpoint."""
+
+    vlm: EndpointSettings = Field(default_factory=EndpointSettings)
+    text: EndpointSettings = Field(default_factory=EndpointSettings)
+
+
+class SearchSettings(_Section):
+    """Text search: full-text with per-language stemming, plus semantic (embedding) search."""
+
+    semantic: bool = Field(
+        default=True, description="embed transcript, OCR, scene and object text for --semantic"
+    )
+    embed_batch: int = Field(default=64, ge=1, le=4096)
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant (hybrid)")
+
+
+PROVIDER_NAMES = ("runpod", "vastai", "lambda", "paperspace", "genesis", "aws", "gcp", "azure")
+
+
+class ProviderSettings(_Section):
+    """One GPU rental provider (``compute.providers.<name>``); see docs/compute-providers.md."""
+
+    enabled: bool = True
+    base_url: str | None = Field(default=None, description="the provider's real API when unset")
+    api_key: SecretStr | None = Field(default=None, description="API key / token / access key id")
+    api_secret: SecretStr | None = Field(
+        default=None, description="second credential where one is needed (cloud secret key)"
+    )
+    region: str | None = Field(default=None, description="default region where one is needed")
+    project: str | None = Field(default=None, description="GCP project / Azure subscription")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="provider-specific extras (see docs)"
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="per-request time limit")
+    max_retries: int = Field(default=3, ge=0, le=20, description="on 429, 5xx and lost connections")
+    max_price_per_hour: float | None = Field(
+        default=None, gt=0, description="ignore offers dearer than this"
+    )
+
+
+class FleetSettings(_Section):
+    """How rented GPU workers are chosen, launched, watched and stopped."""
+
+    image: str = Field(default="ghcr.io/aima/worker:cuda", description="worker container image")
+    launch_timeout_s: float = Field(
+        default=600.0, gt=0, description="a machine not running by then is terminated"
+    )
+    idle_terminate_s: float = Field(
+        default=600.0, gt=0, description="an idle worker is terminated after this long"
+    )
+    max_workers: int = Field(default=4, ge=0, description="rented workers at most")
+    circuit_failures: int = Field(
+        default=3, ge=1, description="consecutive provider failures that open its circuit"
+    )
+    circuit_reset_s: float = Field(default=300.0, gt=0, description="open circuit: skip this long")
+    scaling: Literal["predictive", "reactive"] = "predictive"
+    boot_s: float = Field(
+        default=180.0, gt=0, description="typical boot time: how far ahead predictive scaling looks"
+    )
+    jobs_per_worker_hour: float = Field(
+        default=6.0, gt=0, description="prior for the work one GPU worker does per hour"
+    )
+
+
+class ComputeSettings(_Section):
+    """Where analyzer batches run and what they may cost (``aima.compute``)."""
+
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=dict, description=f"rented GPUs by provider: {', '.join(PROVIDER_NAMES)}"
+    )
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
+
+    executor: Literal["inprocess", "ray"] = Field(
+        default="inprocess", description="inprocess: this worker; ray: actors on a Ray cluster"
+    )
+    ray_address: str | None = Field(
+        default=None, description="ray://host:10001 or host:6379; a local Ray when unset"
+    )
+    ray_gpus: dict[str, float] = Field(
+        default_factory=dict, description="GPUs (fractions allowed) per analyzer on Ray"
+    )
+    confirm_above: float = Field(
+        default=0.0, ge=0, description="jobs estimated above this money wait for confirmation"
+    )
+    currency: str = "USD"
+    device_class: str = Field(
+        default="cpu", max_length=64, description="what this worker computes on: cpu | cuda:<gpu>"
+    )
+    cpu_price_per_hour: float = Field(
+        default=0.0, ge=0, description="money per CPU-hour on this worker (0: local, free)"
+    )
+    gpu_price_per_hour: float = Field(
+        default=0.0, ge=0, description="money per GPU-hour on this worker (0: local, free)"
+    )
+    billing_increment_s: float = Field(
+        default=0.0, ge=0, description="device time is billed in whole increments (0: exact)"
+    )
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> ComputeSettings:
+        unknown = sorted(set(self.providers) - set(PROVIDER_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown GPU provider(s) {unknown} in compute.providers; "
+                f"use one of {', '.join(PROVIDER_NAMES)}"
+            )
+        return self
+
+
+class BackupSettings(_Section):
+    dir: Path | None = Field(
+        default=None,
+        description="where `aima backup` and POST /api/v1/backups write (outside data_dir)",
+    )
+    passphrase: SecretStr | None = Field(
+        default=None, description="encrypts the audit keyring inside each snapshot"
+    )
+
+
+class AuditSettings(_Section):
+    """The audit chain's key and anchors live outside the database (an insider with database
+    access can neither re-chain events nor hide a truncated tail)."""
+
+    key_file: Path | None = Field(
+        default=None,
+        description="HMAC keyring for the audit chain; <user config dir>/aima/audit.key if unset "
+        "(never inside data_dir)",
+    )
+    key: SecretStr | None = Field(
+        default=None, description="the chain key itself (64 hex characters), instead of key_file"
+    )
+    anchor_uri: str | None = Field(
+        default=None,
+        description="where signed chain heads go: a file path (JSON lines) or s3://bucket/prefix "
+        "(object lock); <key dir>/anchors/<database>.jsonl if unset",
+    )
+    anchor_interval_s: float = Field(
+        default=3600, ge=0, description="anchor after a job when the last anchor is older (0: off)"
+    )
+    anchor_retention_days: int = Field(
+        default=3650, ge=1, description="S3 object-lock retention of each anchor"
+    )
+
+
+class EventsSettings(_Section):
+    """Domain events (outbox) handed on to webhooks and, when configured, an AMQP exchange."""
+
+    amqp_url: SecretStr | None = Field(
+        default=None, description="amqp://user:pass@host:5672/vhost; events are published there"
+    )
+    amqp_exchange: str = Field(
+        default="aima.events", min_length=1, description="durable topic exchange; key = kind"
+    )
+    amqp_batch: int = Field(default=500, ge=1, le=10_000, description="events per confirm round")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_base_s: float = Field(default=10.0, gt=0, description="first retry delay")
+    webhook_backoff_max_s: float = Field(default=3600.0, gt=0, description="longest retry delay")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="deliver to loopback, private and link-local addresses (checked after DNS "
+        "resolution, at delivery time); off by default against SSRF",
+    )
+    poll_interval_s: float = Field(
+        default=5.0, gt=0, description="embedded pump: how often due deliveries are retried"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIMA_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -201,6 +443,13 @@ class Settings(BaseSettings):
         default=None, description="sqlite file under data_dir if unset"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line with correlation ids"
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0: rate limits and login throttling shared by processes",
+    )
     limits: MediaLimits = Field(default_factory=MediaLimits)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
@@ -210,6 +459,12 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     plugins: list[str] = Field(
         default_factory=list, description="extra modules that register analyzers (import paths)"
     )
@@ -231,6 +486,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AIMA_AUTH__JWT_SECRET must be set to at least 32 random characters "
                 "when AIMA_ENV=production"
+            )
+        if self.env == "production" and self.audit.key is None and self.audit.key_file is None:
+            raise ValueError(
+                "AIMA_AUDIT__KEY_FILE (or AIMA_AUDIT__KEY) must be set when AIMA_ENV=production: "
+                "the audit chain key must live outside the data directory"
             )
         return self
 
@@ -263,8 +523,21 @@ NON_SETTINGS_ENV = frozenset(
         "AIMA_VENV",  # scripts/setup.sh, scripts/test.sh: where the virtualenv lives
         "AIMA_TEST_POSTGRES_URL",  # tests/conftest.py: the PostgreSQL server for tests
         "AIMA_REQUIRE_POSTGRES",  # tests/conftest.py, scripts/test.sh: never skip PostgreSQL
+        "AIMA_TEST_AMQP_URL",  # tests/services/test_amqp_events.py: the RabbitMQ for tests
     }
 )
+
+
+def _nested_names(prefix: str, section: type[BaseModel]) -> set[str]:
+    """Every variable below a section, nested sections included (AIMA_LLM__VLM__BASE_URL)."""
+    names: set[str] = set()
+    for sub, field in section.model_fields.items():
+        name = f"{prefix}{NESTED}{sub.upper()}"
+        names.add(name)
+        inner = field.annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            names |= _nested_names(name, inner)
+    return names
 
 
 def _valid_env_names() -> tuple[set[str], set[str]]:
@@ -276,9 +549,14 @@ def _valid_env_names() -> tuple[set[str], set[str]]:
         exact.add(top)
         section = field.annotation
         if isinstance(section, type) and issubclass(section, BaseModel):
-            exact.update(f"{top}{NESTED}{sub.upper()}" for sub in section.model_fields)
+            exact.update(_nested_names(top, section))
         elif name == "analyzers":  # per-analyzer config: each analyzer validates its own
             open_prefixes.add(f"{top}{NESTED}")
+    for provider in PROVIDER_NAMES:  # compute.providers is a dict keyed by provider name
+        top = f"{ENV_PREFIX}COMPUTE{NESTED}PROVIDERS{NESTED}{provider.upper()}"
+        exact.add(top)
+        exact.update(_nested_names(top, ProviderSettings))
+        open_prefixes.add(f"{top}{NESTED}OPTIONS{NESTED}")
     return exact, open_prefixes
 
 

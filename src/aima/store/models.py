@@ -59,6 +59,10 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # One login session: every rotation stays in the family. Access tokens carry it (``sid``)
+    # and die with it; reusing a rotated token revokes the whole family (it was stolen).
+    family_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    revoke_reason: Mapped[str | None] = mapped_column(String(16))  # rotated|logout|reuse|admin
 
 
 class Media(Base):
@@ -98,7 +102,7 @@ class Job(Base):
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     analyzers: Mapped[list[str]] = mapped_column(JSONType)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -118,6 +122,13 @@ class Job(Base):
     outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     dead_letter: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Compute cost (compute/): the estimate shown before the job ran, who confirmed the
+    # spend, what it actually cost, and the project whose budget pays.
+    project: Mapped[str | None] = mapped_column(String(64), index=True)
+    estimate: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    confirmed_by: Mapped[str | None] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime | None]
+    cost_actual: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class JobChunk(Base):
@@ -182,6 +193,12 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Gap-free position in the chain (ids from a sequence may skip), and an HMAC over
+    # (id, seq, hash) with a key held outside the database: re-chaining, forging,
+    # renumbering or reordering needs the key. Rows from before the key existed have no mac.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    mac: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class WorkerHeartbeat(Base):
@@ -325,13 +342,21 @@ class TextSegment(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     result_id: Mapped[str] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), index=True)
-    source: Mapped[str] = mapped_column(String(16))  # transcript | ocr
+    source: Mapped[str] = mapped_column(String(16))  # transcript | ocr | scene | object
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     speaker: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(16))
     confidence: Mapped[float | None] = mapped_column(Float)
+    # Semantic search: a unit text embedding (the truth; the vector index derives from it)
+    # and the collection it belongs to (one per text-embedding model).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    collection: Mapped[str | None] = mapped_column(String(128), index=True)
+    # What the language-aware full-text index reads, prepared by aima.store.fulltext.index_text:
+    # SQLite: language-tagged snowball stems; PostgreSQL: the text with spelling variants
+    # normalised. NULL on rows written before it existed (backfilled by the migration).
+    search_text: Mapped[str | None] = mapped_column(Text)
 
 
 class VectorOutbox(Base):
@@ -413,3 +438,208 @@ class ReembedItem(Base):
     )
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: could not re-embed
     dim: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- language and vision-language models (llm/) -------------------------------------------
+
+
+class LlmCall(Base):
+    """One request to an OpenAI-compatible endpoint: usage, latency, cost, outcome.
+
+    Kept per call and summed per job (``job_id``) and per subject; never holds the prompt
+    or the answer (those may name people), only the prompt's id and version.
+    """
+
+    __tablename__ = "llm_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(16))  # vlm | text
+    model: Mapped[str] = mapped_column(String(256))
+    prompt_id: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    media_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    subject: Mapped[str | None] = mapped_column(String(64))  # "person:<id>", "media:<id>"
+    status: Mapped[str] = mapped_column(String(16))  # ok | repaired | invalid | error
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_s: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ReviewItem(Base):
+    """A finding a person must confirm before it counts (restraints): unreviewed until an
+    Analyst confirms or dismisses it; only confirmed items reach dossiers."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("result_id", "ref"),
+        Index("ix_review_items_state_kind", "state", "kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # restraint
+    label: Mapped[str] = mapped_column(String(64))  # handcuffs, cable ties, rope, gag, ...
+    media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    result_id: Mapped[str] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(64))  # stable within the result: "kf3:r0"
+    t: Mapped[float] = mapped_column(Float, default=0.0)
+    box: Mapped[list[float] | None] = mapped_column(JSONType)
+    evidence: Mapped[str | None] = mapped_column(String(64))  # blob key of the evidence frame
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="unreviewed")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Summary(Base):
+    """A generated summary of a person's dossier or a media's timeline, with what made it.
+
+    ``facts_hash`` is the hash of the fact set it was written from: when the facts change
+    (new media, corrections, erasure) the summary is stale and is regenerated.
+    """
+
+    __tablename__ = "summaries"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(16))  # person | media
+    subject_id: Mapped[str] = mapped_column(String(40), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # llm | extractive
+    text: Mapped[str] = mapped_column(Text)
+    sentences: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    model: Mapped[str | None] = mapped_column(String(256))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    facts_hash: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- compute: cost model, budgets, rented workers (compute/) -------------------------------
+
+
+class AnalyzerCost(Base):
+    """Measured cost of one analyzer version on one device class, learned from finished chunks.
+
+    Sums, so an estimate is ``seconds / units`` (units: media minutes, or images).
+    """
+
+    __tablename__ = "analyzer_costs"
+
+    analyzer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    analyzer_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_class: Mapped[str] = mapped_column(String(64), primary_key=True)  # cpu | cuda:<name>
+    unit: Mapped[str] = mapped_column(String(16), primary_key=True)  # media_minute | image
+    units: Mapped[float] = mapped_column(Float, default=0.0)
+    cpu_s: Mapped[float] = mapped_column(Float, default=0.0)
+    gpu_s: Mapped[float] = mapped_column(Float, default=0.0)
+    samples: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Budget(Base):
+    """A spending cap for a user or a project: warn at ``soft_limit``, refuse past ``hard_limit``."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (UniqueConstraint("scope", "subject", "period"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # user | project
+    subject: Mapped[str] = mapped_column(String(64))  # user id or project name
+    period: Mapped[str] = mapped_column(String(16), default="month")  # month | total
+    soft_limit: Mapped[float] = mapped_column(Float)
+    hard_limit: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComputeWorker(Base):
+    """A worker machine launched on a GPU provider, from launch to termination."""
+
+    __tablename__ = "compute_workers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), index=True)
+    offer_id: Mapped[str] = mapped_column(String(128))
+    instance_id: Mapped[str | None] = mapped_column(String(128))
+    gpu_type: Mapped[str] = mapped_column(String(64))
+    gpu_count: Mapped[int] = mapped_column(Integer, default=1)
+    region: Mapped[str | None] = mapped_column(String(64))
+    price_per_hour: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # launching|running|idle|terminated
+    reason: Mapped[str | None] = mapped_column(Text)
+    launched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_busy_at: Mapped[datetime | None]
+    terminated_at: Mapped[datetime | None]
+    spend: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# --- events and webhooks (services/events) -------------------------------------------------
+
+
+class EventOutbox(Base):
+    """A domain event written in the same transaction as the state change it reports, so
+    none is lost or invented on a crash; publishers (webhooks, AMQP) replay it by id."""
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)  # job.finished, flag.raised, ...
+    subject: Mapped[str | None] = mapped_column(String(64))  # "job:<id>", "person:<id>"
+    owner_id: Mapped[str | None] = mapped_column(String(40), index=True)  # user it concerns
+    project: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventCursor(Base):
+    """How far one publisher (``amqp``, ``webhooks``) has handed the outbox on."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Webhook(Base):
+    """A user's (or a project's) subscription: events of these kinds POSTed, HMAC-signed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))  # HMAC-SHA256 signing secret
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook: attempts, answers, and when to try again (the delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("event_outbox.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
