@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -117,11 +118,29 @@ class AnalysisContext:
     progress: ProgressHook = no_progress
 
 
+@dataclass(frozen=True, slots=True)
+class AnalyzerServices:
+    """Handed to every analyzer by the registry (``Analyzer.attach``), built by the runtime.
+
+    ``llm``: the client of the analyzer's ``llm_endpoint`` (None when it declares none).
+    ``review_decisions(analyzer)``: (raw confidence, confirmed?) of that analyzer's
+    reviewed flags, for calibration; empty when there is no review queue.
+    """
+
+    llm: Any = None
+    review_decisions: Callable[[str], Sequence[tuple[float, bool]]] = lambda _name: ()
+
+
 class Analyzer(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
     modality: ClassVar[Modality]
     requires: ClassVar[tuple[str, ...]] = ()
+    #: optional upstream: ordered after these and handed their chunk results when they
+    #: run in the same job (``ChunkData.upstream``), never added to a job because of it
+    uses: ClassVar[tuple[str, ...]] = ()
+    #: which ``LlmClients`` endpoint ("vlm" / "text") the registry hands over in ``attach``
+    llm_endpoint: ClassVar[str | None] = None
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     sensitive: ClassVar[bool] = False
     Config: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
@@ -142,6 +161,14 @@ class Analyzer(ABC):
         self.chunk_s = config.chunk_s or default_chunk_s
         self._loaded = False
         self._load_lock = threading.Lock()
+
+    @classmethod
+    def unavailable_reason(cls, settings: Any) -> str | None:
+        """Why this analyzer cannot run with these settings (recorded like "disabled"), or None."""
+        return None
+
+    def attach(self, services: AnalyzerServices) -> None:  # noqa: B027 - optional hook
+        """Receive what the composition root hands analyzers (model clients, feedback)."""
 
     @property
     def model_id(self) -> str:

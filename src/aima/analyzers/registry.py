@@ -13,12 +13,13 @@ import inspect
 import pkgutil
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from importlib.metadata import entry_points
 from types import ModuleType
 
 from pydantic import ValidationError
 
-from aima.analyzers.base import Analyzer
+from aima.analyzers.base import Analyzer, AnalyzerServices
 from aima.core.errors import ConfigError, InvalidInput
 from aima.core.settings import Settings
 from aima.inference.models import ModelStore
@@ -74,18 +75,34 @@ def discover(plugin_modules: Iterable[str] = ()) -> dict[str, tuple[type[Analyze
     return found
 
 
-class AnalyzerRegistry:
-    """Validated configs and one loaded instance per analyzer per process."""
+POLICY = "disabled by policy"
 
-    def __init__(self, settings: Settings) -> None:
+
+class AnalyzerRegistry:
+    """Validated configs and one loaded instance per analyzer per process.
+
+    An analyzer is *disabled* (recorded as such in plans and jobs, with the reason from
+    :meth:`disabled_reason`) when settings name it in ``disabled_analyzers``, when it is
+    sensitive and sensitive analyzers are not allowed, or when its own
+    ``unavailable_reason(settings)`` says it cannot run (e.g. ``scenes`` without a VLM
+    endpoint: "not configured: ..."). ``services`` (model clients, review feedback) come
+    from the composition root and are handed to each instance through ``attach``.
+    """
+
+    def __init__(self, settings: Settings, *, services: AnalyzerServices | None = None) -> None:
         found = discover(settings.plugins)
         self.classes = {name: cls for name, (cls, _) in found.items()}
-        sensitive = (
-            set()
-            if settings.allow_sensitive_analyzers
-            else {n for n, (c, _) in found.items() if c.sensitive}
-        )
-        self.disabled = frozenset(settings.disabled_analyzers) | sensitive
+        self._services = services or AnalyzerServices()
+        self._reasons: dict[str, str] = {}
+        for name, cls in self.classes.items():
+            unavailable = cls.unavailable_reason(settings)
+            if name in settings.disabled_analyzers or (
+                cls.sensitive and not settings.allow_sensitive_analyzers
+            ):
+                self._reasons[name] = POLICY
+            elif unavailable is not None:
+                self._reasons[name] = unavailable
+        self.disabled = frozenset(self._reasons) | frozenset(settings.disabled_analyzers)
         self._default_chunk_s = settings.jobs.chunk_s
         self.models = ModelStore(settings.models_path)
         self._instances: dict[str, Analyzer] = {}
@@ -115,13 +132,34 @@ class AnalyzerRegistry:
     def names(self) -> list[str]:
         return sorted(self.classes)
 
+    def disabled_reason(self, name: str) -> str | None:
+        """Why ``name`` does not run here ("disabled by policy", "not configured: ..."), or None."""
+        if name not in self.disabled:
+            return None
+        return self._reasons.get(name, POLICY)
+
+    def blocked_by(self, name: str) -> str | None:
+        """The reason a *requirement* of ``name`` keeps it from running, or None."""
+        off = {r: why for r in self.classes[name].requires if (why := self.disabled_reason(r))}
+        if not off:
+            return None
+        if all(why == POLICY for why in off.values()):
+            return f"requires {', '.join(off)}, which is {POLICY}"
+        req, why = next((r, w) for r, w in off.items() if w != POLICY)
+        return f"requires {req}, which is {why}"
+
     def get(self, name: str) -> Analyzer:
         with self._lock:
             if name not in self._instances:
                 cls = self.classes[name]
-                self._instances[name] = cls(
+                instance = cls(
                     self.configs[name], default_chunk_s=self._default_chunk_s, models=self.models
                 )
+                endpoint = cls.llm_endpoint
+                llm = self._services.llm
+                client = getattr(llm, endpoint, None) if endpoint and llm is not None else None
+                instance.attach(replace(self._services, llm=client))
+                self._instances[name] = instance
             return self._instances[name]
 
     def resolve(self, names: Sequence[str]) -> list[str]:
@@ -134,6 +172,7 @@ class AnalyzerRegistry:
             )
         ordered: list[str] = []
         visiting: set[str] = set()
+        wanted = set(names)
 
         def visit(name: str) -> None:
             if name in ordered:
@@ -143,6 +182,9 @@ class AnalyzerRegistry:
             visiting.add(name)
             for req in self.classes[name].requires:
                 visit(req)
+            for optional in self.classes[name].uses:  # ordered after them when both run
+                if optional in wanted:
+                    visit(optional)
             visiting.discard(name)
             ordered.append(name)
 

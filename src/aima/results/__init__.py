@@ -11,6 +11,7 @@ from aima.results.base import (
     registered,
     result_type,
 )
+from aima.results.scenes import ScenesResult
 from aima.results.vision import (
     BodiesResult,
     EmotionResult,
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidResult",
     "NsfwResult",
     "OcrResult",
+    "ScenesResult",
     "SpeakersResult",
     "ThumbnailsResult",
     "TimelineContext",

@@ -20,6 +20,7 @@ from aima.results.audio import (
     TranscriptLaneItem,
     VadResult,
 )
+from aima.results.scenes import ScenesResult
 from aima.results.vision import (
     BodiesResult,
     BodyLaneItem,
@@ -43,7 +44,8 @@ BuiltinResult = Annotated[
     | ThumbnailsResult
     | VadResult
     | TranscribeResult
-    | SpeakersResult,
+    | SpeakersResult
+    | ScenesResult,
     Field(discriminator="analyzer"),
 ]
 ResultData = BuiltinResult | dict[str, Any]
