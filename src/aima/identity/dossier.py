@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
@@ -58,9 +59,20 @@ from aima.results import (
     load_result,
 )
 from aima.results.vision import EmotionDetection, FaceDetection, FaceTrack
-from aima.store.models import AnalysisResult, Media, Observation, Person, PersonLink, TextSegment
+from aima.store.models import (
+    AnalysisResult,
+    Media,
+    Observation,
+    Person,
+    PersonLink,
+    ReviewItem,
+    TextSegment,
+)
 
 R = TypeVar("R", bound=AnalyzerResult)
+RESTRAINT_NEAR_S = 2.0  # a confirmed restraint this close to their presence is theirs to cite
+_Exchange = tuple[Observation, Span, Observation, Span]
+SPEECH_GAP_S = 2.0  # a reply starting this soon after the other's turn ends is an exchange
 
 
 class _Builder:
@@ -460,8 +472,53 @@ class _Builder:
                 )
         if missing:
             self.notes.append(f"Explicit content not analysed for: {', '.join(missing)}.")
+
+    def restraints(self) -> None:
+        """Restraints an analyst **confirmed** (review queue) in media where this person is
+        on screen within ``RESTRAINT_NEAR_S`` of the flagged keyframe. Unreviewed and
+        dismissed flags never appear here."""
+        media_ids = [m.id for m in self.media]
+        items = self.s.execute(
+            select(ReviewItem)
+            .where(
+                ReviewItem.media_id.in_(media_ids),
+                ReviewItem.kind == "restraint",
+                ReviewItem.state == "confirmed",
+            )
+            .order_by(ReviewItem.t, ReviewItem.id)
+        ).scalars()
+        for item in sorted(items, key=lambda i: (self.order[i.media_id], i.t, i.id)):
+            near = [(item.t - RESTRAINT_NEAR_S, item.t + RESTRAINT_NEAR_S)]
+            hit = next(
+                ((o, sp) for o in self.mine(item.media_id) for sp in _intersect(near, _spans(o))),
+                None,
+            )
+            if hit is None:
+                continue
+            m = self.media_by_id[item.media_id]
+            self.add(
+                "flags",
+                "restraint",
+                f"Restraint ({item.label}) confirmed by review in {m.original_name} at "
+                f"{timestamp(item.t)} while they are on screen.",
+                {
+                    "media_id": m.id,
+                    "t": _r(item.t),
+                    "label": item.label,
+                    "review_item_id": item.id,
+                    "decided_by": item.decided_by,
+                    "note": item.note,
+                    "evidence": item.evidence,
+                    "box": item.box,
+                },
+                [
+                    self.cite(m.id, item.t, item.t, "scenes", item.result_id, item.confidence),
+                    self.cite_obs(hit[0], hit[1]),
+                ],
+            )
         self.notes.append(
-            "No restraint analyzer exists yet: restraint flags are absent, not negative."
+            "Restraints are listed only once an analyst confirmed them in the review queue; "
+            "unreviewed flags and media without the scenes analyzer are not negative findings."
         )
 
     def appears_with(self) -> None:
@@ -502,6 +559,56 @@ class _Builder:
                     "media_ids": entry["media"],
                 },
                 entry["cites"][: self.limits.citations],
+            )
+
+    def speaks_with(self) -> None:
+        """Conversations: this person's voice turns and another's alternating in one media,
+        each change of speaker within ``SPEECH_GAP_S``; a media counts from two such
+        exchanges on (a back-and-forth, not a single reply)."""
+        talks: dict[str, dict[str, Any]] = {}
+        for m in self.media:
+            turns = sorted(
+                (
+                    (sp, o, self.owner.get(o.id))
+                    for o in self.obs_by_media[m.id]
+                    if o.kind == "voice" and self.owner.get(o.id)
+                    for sp in _spans(o)
+                ),
+                key=lambda t: (t[0], t[1].id),
+            )
+            counts: dict[str, list[_Exchange]] = defaultdict(list)
+            for (sp0, o0, who0), (sp1, o1, who1) in pairwise(turns):
+                if who0 == who1 or self.person.id not in (who0, who1):
+                    continue
+                if sp1[0] - sp0[1] <= SPEECH_GAP_S:
+                    other = str(who1 if who0 == self.person.id else who0)
+                    counts[other].append((o0, sp0, o1, sp1))
+            for who, exchanges in counts.items():
+                if len(exchanges) < 2:
+                    continue
+                entry = talks.setdefault(who, {"media": [], "exchanges": 0, "cites": []})
+                entry["media"].append(m.id)
+                entry["exchanges"] += len(exchanges)
+                o0, sp0, o1, sp1 = exchanges[0]
+                entry["cites"] += [self.cite_turn(o0, sp0), self.cite_turn(o1, sp1)]
+        ranked = sorted(
+            talks.items(), key=lambda kv: (-len(kv[1]["media"]), -kv[1]["exchanges"], kv[0])
+        )
+        for who, entry in ranked:
+            n, k = len(entry["media"]), entry["exchanges"]
+            self.add(
+                "speaks_with",
+                "speaks_with",
+                f"Speaks with {self.resolver.label(who)} in {n} media "
+                f"({k} exchanges of turns, each within {SPEECH_GAP_S:g} s).",
+                {
+                    "person_id": who,
+                    "name": self.resolver.name(who),
+                    "media_count": n,
+                    "exchanges": k,
+                    "media_ids": entry["media"],
+                },
+                entry["cites"][: 2 * self.limits.citations],
             )
 
     def sources(self) -> list[dict[str, Any]]:
@@ -594,7 +701,9 @@ def build_dossier(
     b.said()
     b.text_seen()
     b.flags()
+    b.restraints()
     b.appears_with()
+    b.speaks_with()
     b.voice_links()
     return {
         "schema": SCHEMA,

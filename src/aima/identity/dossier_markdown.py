@@ -16,6 +16,7 @@ _TITLES = {
     "text_seen": "On-screen text near them",
     "flags": "Flags",
     "appears_with": "Appears with",
+    "speaks_with": "Speaks with",
     "voice_links": "Face and voice links",
 }
 
@@ -54,6 +55,10 @@ def dossier_markdown(doc: dict[str, Any], *, max_citations: int = 3) -> str:
         f"- On screen: {s['on_screen_s']:g} s; speaking: {s['speaking_s']:g} s",
         f"- Observations: {s['face_observations']} face, {s['voice_observations']} voice",
     ]
+    narrative = doc.get("narrative")
+    if narrative:  # the cited summary, labelled with what wrote it (model or extractive)
+        lines += ["", "## Written summary", "", f"_{_md(narrative['label'])}_", ""]
+        lines.append(_md(narrative["text"]) if narrative["text"] else "_Nothing to summarise._")
     for section, ids in doc["sections"].items():
         lines += ["", f"## {_TITLES.get(section, section)}", ""]
         if not ids:

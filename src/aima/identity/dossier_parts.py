@@ -31,6 +31,7 @@ SECTIONS = (
     "text_seen",
     "flags",
     "appears_with",
+    "speaks_with",
     "voice_links",
 )
 # Analyzers whose accepted result the dossier reads directly (others come via rows).

@@ -34,19 +34,21 @@ from aima.identity import linking
 from aima.identity.calibration import Calibration, calibration_for, load_stored
 from aima.identity.clustering import Item, Neighbour, choose_person, recluster
 from aima.identity.observations import Draft, face_drafts, keyframe_grid, voice_drafts
-from aima.identity.text import object_segments, ocr_segments, transcript_segments
+from aima.identity.text import object_segments, ocr_segments, scene_segments, transcript_segments
 from aima.results import (
     AnalyzerResult,
     BodiesResult,
     FacesResult,
     InvalidResult,
     OcrResult,
+    ScenesResult,
     SpeakersResult,
     TranscribeResult,
     load_result,
 )
 from aima.store.db import Database
-from aima.store.fulltext import replace_segments
+from aima.store.events import emit_persons_matched
+from aima.store.fulltext import TextEmbedder, delete_segments, replace_segments
 from aima.store.models import (
     AnalysisResult,
     CannotLink,
@@ -63,7 +65,9 @@ from aima.store.vectors import VectorStore, collection_name, decode_embedding, e
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=AnalyzerResult)
 
-IDENTITY_ANALYZERS = ("faces", "speakers", "transcribe", "ocr")
+# faces and voices become observations; transcripts, OCR, objects (bodies) and scene
+# descriptions become searchable text segments.
+IDENTITY_ANALYZERS = ("faces", "speakers", "transcribe", "ocr", "bodies", "scenes")
 FRAME_LISTS = ("nsfw", "bodies")  # results that list every analysed keyframe
 _PG_IDENTITY_LOCK = 0x41494D41_1D  # "AIMA" + identity
 
@@ -98,10 +102,17 @@ def live_person(session: Session, person_id: str) -> Person | None:
 
 
 class IdentityEngine:
-    def __init__(self, db: Database, vectors: VectorStore, settings: IdentitySettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vectors: VectorStore,
+        settings: IdentitySettings,
+        text_embedder: TextEmbedder | None = None,
+    ) -> None:
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.text_embedder = text_embedder  # None: semantic search off, segments not embedded
 
     def calibration(self, kind: str, model_id: str, hint: float | None = None) -> Calibration:
         return calibration_for(kind, model_id, self.settings, hint=hint)
@@ -212,13 +223,37 @@ class IdentityEngine:
                 )
             )
             report.sources += 1
-        if {r.analyzer for r in new} & {"transcribe", "speakers", "ocr", "bodies"}:
+        if {r.analyzer for r in new} & {"transcribe", "speakers", "ocr", "bodies", "scenes"}:
             report.text_segments += self._text(s, media_id, accepted)
         s.flush()
         for row in created:
             VectorStore.enqueue(s, row.collection, [row.id])
         report.observations += len(created)
         self._assign_new(s, created, report)
+        self._emit_matched(s, media_id, created)
+
+    @staticmethod
+    def _emit_matched(s: Session, media_id: str, created: Sequence[Observation]) -> None:
+        """One ``person.matched`` event per person the new observations joined or founded."""
+        counts: dict[str, tuple[int, set[str]]] = {}
+        for row in created:
+            if row.person_id is not None:
+                n, kinds = counts.get(row.person_id, (0, set()))
+                counts[row.person_id] = (n + 1, kinds | {row.kind})
+        if not counts:
+            return
+        existed = set(
+            s.execute(
+                select(Observation.person_id)
+                .where(
+                    Observation.person_id.in_(list(counts)),
+                    Observation.id.not_in([row.id for row in created]),
+                )
+                .distinct()
+            ).scalars()
+        )
+        matched = {p: (n, kinds, p not in existed) for p, (n, kinds) in counts.items()}
+        emit_persons_matched(s, media_id, matched)  # last in the transaction: a brief lock
 
     def _frames_of(self, s: Session, media_id: str) -> dict[str, Any]:
         """The media's length and the keyframe times other frame analyzers listed.
@@ -275,36 +310,55 @@ class IdentityEngine:
         for coll, ids in by_collection.items():
             VectorStore.enqueue(s, coll, ids)
         s.execute(delete(Observation).where(Observation.result_id == result_id))
-        s.execute(delete(TextSegment).where(TextSegment.result_id == result_id))
+        delete_segments(s, TextSegment.result_id == result_id)
 
     def _text(self, s: Session, media_id: str, accepted: dict[str, AnalysisResult]) -> int:
-        """Text segments of the media from its accepted transcript (with speakers) and OCR."""
+        """Text segments of the media: transcript (with speakers), OCR, objects, scenes.
+
+        With a text embedder each segment is embedded and queued for the vector index in
+        this transaction (semantic search).
+        """
         count = 0
-        transcribe, speakers, ocr, bodies = (
-            accepted.get(a) for a in ("transcribe", "speakers", "ocr", "bodies")
+        transcribe, speakers, ocr, bodies, scenes = (
+            accepted.get(a) for a in ("transcribe", "speakers", "ocr", "bodies", "scenes")
         )
-        said = _typed(transcribe, TranscribeResult) if transcribe is not None else None
         turns = _typed(speakers, SpeakersResult) if speakers is not None else None
-        lines = _typed(ocr, OcrResult) if ocr is not None else None
-        objects = _typed(bodies, BodiesResult) if bodies is not None else None
+        parts: list[tuple[AnalysisResult, str, list[dict[str, Any]]]] = []
+        said = _typed(transcribe, TranscribeResult) if transcribe is not None else None
         if transcribe is not None and said is not None:
-            segs = transcript_segments(said, turns)
-            count += replace_segments(
-                s, media_id=media_id, result_id=transcribe.id, source="transcript", segments=segs
-            )
+            parts.append((transcribe, "transcript", transcript_segments(said, turns)))
+        lines = _typed(ocr, OcrResult) if ocr is not None else None
         if ocr is not None and lines is not None:
-            count += replace_segments(
-                s, media_id=media_id, result_id=ocr.id, source="ocr", segments=ocr_segments(lines)
-            )
+            parts.append((ocr, "ocr", ocr_segments(lines)))
+        objects = _typed(bodies, BodiesResult) if bodies is not None else None
         if bodies is not None and objects is not None:
+            parts.append((bodies, "object", object_segments(objects)))
+        seen = _typed(scenes, ScenesResult) if scenes is not None else None
+        if scenes is not None and seen is not None:
+            described, named = scene_segments(seen)
+            parts += [(scenes, "scene", described), (scenes, "object", named)]
+        embedder = self._text_embedder()
+        for result, source, segments in parts:
             count += replace_segments(
                 s,
                 media_id=media_id,
-                result_id=bodies.id,
-                source="objects",
-                segments=object_segments(objects),
+                result_id=result.id,
+                source=source,
+                segments=segments,
+                embedder=embedder,
             )
         return count
+
+    def _text_embedder(self) -> TextEmbedder | None:
+        """The text embedder when its model is there; without it text is still found by its
+        words, and `aima index rebuild` embeds it once the model is installed."""
+        if self.text_embedder is None or self.text_embedder.available():
+            return self.text_embedder
+        log.error(
+            "text embedding model missing: segments stored without embeddings "
+            "(run `aima models`, install it, then `aima index rebuild`)"
+        )
+        return None
 
     # --- assignment ---------------------------------------------------------------------
 

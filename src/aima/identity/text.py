@@ -1,4 +1,4 @@
-"""Accepted transcript, OCR and object results as searchable text segments (pure functions).
+"""Accepted transcript, OCR, object and scene results as searchable text segments (pure functions).
 
 Each segment dict has ``start``, ``end``, ``text``, ``speaker``, ``language`` and
 ``confidence``: what :func:`aima.store.fulltext.replace_segments` stores, so a
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aima.results import BodiesResult, OcrResult, SpeakersResult, TranscribeResult
+from aima.results import BodiesResult, OcrResult, ScenesResult, SpeakersResult, TranscribeResult
 
 Segment = dict[str, Any]
 
@@ -76,3 +76,17 @@ def object_segments(bodies: BodiesResult) -> list[Segment]:
         for span in bodies.object_spans
         if span.label.strip()
     ]
+
+
+def scene_segments(scenes: ScenesResult) -> tuple[list[Segment], list[Segment]]:
+    """Per described keyframe: its description (source ``scene``) and each object it names
+    (source ``object``), from ``t`` to ``end``. The prompts ask for English answers."""
+    described: list[Segment] = []
+    named: list[Segment] = []
+    for frame in scenes.frames:
+        span = {"start": frame.t, "end": max(frame.end, frame.t), "speaker": None, "language": "en"}
+        if frame.description.strip():
+            described.append({**span, "text": frame.description.strip(), "confidence": None})
+        for name in dict.fromkeys(o.strip() for o in frame.objects if o.strip()):
+            named.append({**span, "text": name, "confidence": None})
+    return described, named
