@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from aima.cli.common import console, guarded, print_json, progress_bar, runtime
+from aima.services.text_search import backfill
 
 index_app = typer.Typer(help="The vector search index.", no_args_is_help=True)
 
@@ -44,8 +45,25 @@ def rebuild(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Drop and refill the index from the embeddings in the database."""
+    """Drop and refill the index from the embeddings in the database.
+
+    First prepares text stored before stemming / semantic search existed: stems it and,
+    with semantic search on, embeds segments without an embedding (resumable).
+    """
     rt = runtime()
+    with progress_bar("text", enabled=not as_json) as hook:
+        prepared = guarded(
+            lambda: backfill(
+                rt.db,
+                rt.identity.text_embedder,
+                batch=rt.settings.search.embed_batch,
+                progress=hook,
+            )
+        )
+    if not as_json and any(prepared.values()):
+        console.print(
+            f"text: {prepared['stemmed']} segment(s) stemmed, {prepared['embedded']} embedded"
+        )
     with progress_bar("index", enabled=not as_json) as hook:
         counts = guarded(lambda: rt.vectors.rebuild(collection or None, progress=hook))
     if as_json:

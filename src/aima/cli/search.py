@@ -18,6 +18,14 @@ search_app = typer.Typer(help="Search by face photo, voice clip or text.", no_ar
 class Source(StrEnum):
     transcript = "transcript"
     ocr = "ocr"
+    scene = "scene"
+    object = "object"
+
+
+class Mode(StrEnum):
+    fulltext = "fulltext"
+    semantic = "semantic"
+    hybrid = "hybrid"
 
 
 def _t(seconds: float | None) -> str:
@@ -101,14 +109,27 @@ def _by_example(kind: str, path: Path, k: int, min_score: float | None, as_json:
 def text(
     query: Annotated[str, typer.Argument(help='words, "a phrase", prefix*')],
     source: Annotated[
-        list[Source] | None, typer.Option(help="transcript or ocr (repeatable; default both)")
+        list[Source] | None,
+        typer.Option(help="transcript, ocr, scene or object (repeatable; default all)"),
     ] = None,
     media: Annotated[str | None, typer.Option(help="only this media id")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="default: hybrid when semantic search is on, else fulltext"),
+    ] = None,
+    semantic: Annotated[
+        bool, typer.Option("--semantic", help="by meaning (embeddings): --mode semantic")
+    ] = False,
+    hybrid: Annotated[
+        bool, typer.Option("--hybrid", help="words and meaning fused: --mode hybrid")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Transcripts and on-screen text, best match first; each hit says where to jump."""
+    """Transcripts, on-screen text, objects and scene descriptions, best match first; each hit
+    says where to jump and which ranking (fulltext, semantic) found it."""
+    chosen = _mode(mode, semantic=semantic, hybrid=hybrid)
     rt = runtime()
     result = guarded(
         lambda: rt.search.text(
@@ -118,15 +139,18 @@ def text(
             media_id=media,
             limit=limit,
             offset=offset,
+            mode=chosen,
         )
     )
     if as_json:
         print_json(result)
         return
-    table = Table("score", "media", "at", "source", "speaker", "text", title=f"“{query}”")
+    title = f"“{query}” ({result['mode']})"
+    table = Table("score", "found by", "media", "at", "source", "speaker", "text", title=title)
     for h in result["results"]:
         table.add_row(
-            f"{h['score']:.2f}",
+            f"{h['score']:.3f}",
+            "+".join(h["matched_by"]),
             h["media_name"] or h["media_id"],
             _t(h["start"]),
             h["source"],
@@ -134,3 +158,15 @@ def text(
             h["snippet"],
         )
     console.print(table)
+
+
+def _mode(mode: Mode | None, *, semantic: bool, hybrid: bool) -> Any:
+    """One mode from --mode / --semantic / --hybrid (None: the server's default)."""
+    flags = [m for m, on in ((Mode.semantic, semantic), (Mode.hybrid, hybrid)) if on]
+    if mode is not None:
+        flags.append(mode)
+    if len(set(flags)) > 1:
+        raise typer.BadParameter(
+            f"choose one search mode, got {', '.join(sorted(set(flags)))}", param_hint="--mode"
+        )
+    return flags[0].value if flags else None

@@ -17,8 +17,9 @@ import numpy as np
 from sqlalchemy import select
 
 from aima.analyzers.registry import AnalyzerRegistry
+from aima.compute.executors import Executor
 from aima.core.errors import InvalidInput, ServiceUnavailable
-from aima.core.settings import DecodeSettings, MediaLimits
+from aima.core.settings import DecodeSettings, MediaLimits, SearchSettings
 from aima.identity.engine import IdentityEngine
 from aima.identity.names import PersonLabel, speaker_labels
 from aima.media.inspect import inspect_media
@@ -29,8 +30,8 @@ from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services import reembed
 from aima.services.access import Principal, visible_media
+from aima.services.text_search import Mode, TextSearch
 from aima.store.db import Database
-from aima.store.fulltext import search_text
 from aima.store.models import Media, Person
 
 
@@ -60,12 +61,16 @@ class SearchService:
         registry: AnalyzerRegistry,
         limits: MediaLimits,
         decode: DecodeSettings,
+        executor: Executor | None = None,
+        search: SearchSettings | None = None,
     ) -> None:
         self.db = db
         self.engine = engine
         self.registry = registry
         self.limits = limits
         self.decode = decode
+        self.executor = executor  # query files run where job chunks run (None: in-process)
+        self.texts = TextSearch(engine.vectors, engine.text_embedder, search or SearchSettings())
 
     # --- by example ----------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class SearchService:
         if info.kind is not MediaKind.IMAGE:
             raise InvalidInput(f"{name}: search by face takes a photo, not {info.kind} media")
         faces = FacesResult.build(
-            analyze_file(path, info, self.registry, ["faces"], self.decode)["faces"]
+            analyze_file(path, info, self.registry, ["faces"], self.decode, self.executor)["faces"]
         )
         queries = [f.model_dump() for f in faces.faces if f.embedding]
         model = self._library_model("face", faces.model_id)
@@ -133,7 +138,9 @@ class SearchService:
         if info.audio_codec is None:
             raise InvalidInput(f"{name}: search by voice takes a clip with an audio stream")
         speakers = SpeakersResult.build(
-            analyze_file(path, info, self.registry, ["speakers"], self.decode)["speakers"]
+            analyze_file(path, info, self.registry, ["speakers"], self.decode, self.executor)[
+                "speakers"
+            ]
         )
         queries = [sp.model_dump() for sp in speakers.speakers if any(sp.embedding)]
         if not queries:
@@ -230,19 +237,23 @@ class SearchService:
         media_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        mode: Mode | None = None,
     ) -> dict[str, Any]:
-        """Transcripts and on-screen text of the media this user may see, best match first."""
+        """Transcripts, on-screen text, objects and scene descriptions of the media this user
+        may see, best match first: full-text, semantic or hybrid (see ``text_search``)."""
         principal.require(Permission.SEARCH_TEXT)
         with self.db.session() as s:
-            hits = search_text(
+            used, found = self.texts.search(
                 s,
                 query,
+                mode=mode,
                 media_filter=visible_media(principal),
                 sources=sources,
                 media_id=media_id,
                 limit=limit,
                 offset=offset,
             )
+            hits = [r.hit for r in found]
             names = dict(
                 s.execute(
                     select(Media.id, Media.original_name).where(
@@ -256,10 +267,12 @@ class SearchService:
                 actor=principal.actor,
                 action="search.text",
                 object_type="search",
-                details={"query": query[:200], "results": len(hits)},
+                details={"query": query[:200], "mode": used, "results": len(hits)},
             )
         return {
             "query": query,
+            "mode": used,
+            "semantic": self.texts.semantic_on,
             "results": [
                 {
                     "segment_id": h.segment_id,
@@ -272,9 +285,11 @@ class SearchService:
                     "snippet": h.snippet,
                     "speaker": h.speaker,
                     **_person_fields(who, h.media_id, h.speaker),
-                    "score": h.score,
+                    "score": r.score,
+                    "matched_by": list(r.matched_by),
+                    "similarity": r.similarity,
                     "jump": f"/api/v1/media/{h.media_id}/timeline?t={h.start}",
                 }
-                for h in hits
+                for r, h in zip(found, hits, strict=True)
             ],
         }

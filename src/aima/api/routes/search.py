@@ -88,12 +88,16 @@ class TextHitOut(BaseModel):
     speaker: str | None
     person_id: str | None = None  # the speaker as a person (merges followed), when known
     person_name: str | None = None
-    score: float
+    score: float  # fulltext: rank score; semantic: cosine similarity; hybrid: fused RRF score
+    matched_by: list[Literal["fulltext", "semantic"]] = ["fulltext"]
+    similarity: float | None = None  # cosine similarity to the query, when semantic found it
     jump: str
 
 
 class TextSearchOut(BaseModel):
     query: str
+    mode: Literal["fulltext", "semantic", "hybrid"]
+    semantic: bool  # whether semantic search is on for this server
     limit: int
     offset: int
     results: list[TextHitOut]
@@ -105,18 +109,30 @@ def by_text(
     q: Annotated[str, Query(min_length=1, max_length=500, description='words, "a phrase", pre*')],
     principal: Principal = Caller(Permission.SEARCH_TEXT),
     source: Annotated[
-        list[Literal["transcript", "ocr"]] | None, Query(description="repeatable; default both")
+        list[Literal["transcript", "ocr", "scene", "object"]] | None,
+        Query(description="repeatable; default all"),
     ] = None,
     media_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    mode: Annotated[
+        Literal["fulltext", "semantic", "hybrid"] | None,
+        Query(
+            description="fulltext: words (stemmed per language); semantic: meaning "
+            "(embeddings, English); hybrid: both, reciprocal rank fusion. Default: hybrid "
+            "when semantic search is on, else fulltext"
+        ),
+    ] = None,
 ) -> TextSearchOut:
-    """Transcripts and on-screen text of the media the caller may see, best match first."""
+    """Transcripts, on-screen text, objects and scene descriptions of the media the caller may
+    see, best match first; each hit says which ranking(s) found it."""
     found = runtime.search.text(
-        principal, q, sources=source, media_id=media_id, limit=limit, offset=offset
+        principal, q, sources=source, media_id=media_id, limit=limit, offset=offset, mode=mode
     )
     return TextSearchOut(
         query=found["query"],
+        mode=found["mode"],
+        semantic=found["semantic"],
         limit=limit,
         offset=offset,
         results=[TextHitOut.model_validate(h) for h in found["results"]],

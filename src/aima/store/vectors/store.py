@@ -1,6 +1,9 @@
 """Keeps a vector index in step with the embeddings stored in the database.
 
-The ``observations`` rows are the truth; an index is derived from them. Writers
+The embedding rows are the truth; an index is derived from them. A collection's rows
+live in one table, chosen by its name (:data:`ROW_SOURCES`): ``text_...`` collections
+are text segments (semantic search), every other collection is ``observations``
+(faces, voices). Writers
 add a ``vector_outbox`` row (collection, item id) in the same transaction that
 changes an embedding row, so a committed change can never be lost by the index.
 ``sync`` replays the outbox past a cursor: for each item it reads the row as it
@@ -29,21 +32,77 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from aima.core.clock import utcnow
 from aima.core.errors import InvalidInput
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.store.db import Database
-from aima.store.models import Observation, VectorCursor, VectorOutbox
+from aima.store.models import Observation, TextSegment, VectorCursor, VectorOutbox
 from aima.store.vectors.base import F32, I64, Hit, VectorIndex
 
 log = logging.getLogger(__name__)
 
 BATCH = 5_000  # outbox rows / observation rows read per round trip
 SNAPSHOT_AFTER = 1_000  # a sync applying at least this many rows saves a snapshot
+
+
+class RowSource:
+    """The table holding the embeddings of the collections whose names start with ``prefix``.
+
+    ``dim`` is the row's dimension column; None: derived from the embedding's length.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        id_: InstrumentedAttribute[int],
+        collection: InstrumentedAttribute[Any],
+        embedding: InstrumentedAttribute[Any],
+        dim: InstrumentedAttribute[int] | None = None,
+    ) -> None:
+        self.prefix, self.id, self.collection, self.embedding, self.dim = (
+            prefix,
+            id_,
+            collection,
+            embedding,
+            dim,
+        )
+
+    def owns(self, collection: str) -> bool:
+        return collection.startswith(self.prefix)
+
+    def owns_clause(self, column: Any) -> ColumnElement[bool]:
+        """``column`` (a collection name) belongs to this source (not to a longer prefix's)."""
+        if self.prefix:
+            return column.startswith(self.prefix, autoescape=True)  # type: ignore[no-any-return]
+        others = [src.prefix for src in ROW_SOURCES if src.prefix]
+        return ~or_(*[column.startswith(p, autoescape=True) for p in others])
+
+    def columns(self) -> tuple[Any, ...]:
+        """id, collection, dim (0: from the bytes), embedding."""
+        dim = self.dim if self.dim is not None else literal(0)
+        return (
+            self.id.label("id"),
+            self.collection.label("collection"),
+            dim.label("dim"),
+            self.embedding.label("embedding"),
+        )
+
+    def present(self) -> list[ColumnElement[bool]]:
+        return [self.collection.is_not(None), self.embedding.is_not(None)]
+
+
+ROW_SOURCES: tuple[RowSource, ...] = (
+    RowSource("text_", TextSegment.id, TextSegment.collection, TextSegment.embedding),
+    RowSource("", Observation.id, Observation.collection, Observation.embedding, Observation.dim),
+)
+
+
+def row_source(collection: str) -> RowSource:
+    return next(src for src in ROW_SOURCES if src.owns(collection))
 
 
 @runtime_checkable
@@ -150,17 +209,16 @@ class VectorStore:
                 ).all()
                 if not outbox:
                     break
-                items = select(VectorOutbox.item_id).where(
-                    VectorOutbox.id > self._cursor, VectorOutbox.id <= outbox[-1].id
-                )
-                current = s.execute(
-                    select(
-                        Observation.id,
-                        Observation.collection,
-                        Observation.dim,
-                        Observation.embedding,
-                    ).where(Observation.id.in_(items))
-                ).all()
+                current: dict[int, list[Any]] = {}
+                for i, src in enumerate(ROW_SOURCES):
+                    items = select(VectorOutbox.item_id).where(
+                        VectorOutbox.id > self._cursor,
+                        VectorOutbox.id <= outbox[-1].id,
+                        src.owns_clause(VectorOutbox.collection),
+                    )
+                    current[i] = list(
+                        s.execute(select(*src.columns()).where(src.id.in_(items))).all()
+                    )
             self._apply(outbox, current)
             last = int(outbox[-1].id)
             if self.index.shared:
@@ -176,19 +234,24 @@ class VectorStore:
                 self._save_snapshot()
         return applied
 
-    def _apply(self, outbox: Sequence[Any], current: Sequence[Any]) -> None:
-        """Make the index hold exactly the rows' current embeddings for these items."""
-        rows = {int(r.id): r for r in current}
+    def _apply(self, outbox: Sequence[Any], current: dict[int, list[Any]]) -> None:
+        """Make the index hold exactly the rows' current embeddings for these items.
+
+        ``current``: per row source (index in :data:`ROW_SOURCES`), the rows as they are now.
+        """
+        rows = {(i, int(r.id)): r for i, found in current.items() for r in found}
         deletes: dict[str, set[int]] = defaultdict(set)
         for change in outbox:
-            row = rows.get(int(change.item_id))
+            src = ROW_SOURCES.index(row_source(change.collection))
+            row = rows.get((src, int(change.item_id)))
             if row is None or row.collection != change.collection:  # deleted, or moved away
                 deletes[change.collection].add(int(change.item_id))
         for collection, ids in deletes.items():
             self.index.delete(collection, np.fromiter(ids, dtype=np.int64, count=len(ids)))
-        for collection, dim, group in _group_rows(current):
-            self.index.ensure(collection, dim)
-            self.index.upsert(collection, *group)
+        for found in current.values():
+            for collection, dim, group in _group_rows(found):
+                self.index.ensure(collection, dim)
+                self.index.upsert(collection, *group)
 
     # ---------------------------------------------------------------- cursor rows
     def _read_cursor(self) -> int:
@@ -276,29 +339,31 @@ class VectorStore:
         step = "vectors.rebuild"
         progress(Progress(step, 0, total, message=f"rebuilding {self.index.name}"))
         counts: dict[str, int] = dict.fromkeys(sorted(targets), 0)
-        done, last_id = 0, 0
-        while True:
-            stmt = (
-                select(
-                    Observation.id, Observation.collection, Observation.dim, Observation.embedding
+        done = 0
+        for src in ROW_SOURCES:
+            last_id = 0
+            while True:
+                stmt = (
+                    select(*src.columns())
+                    .where(src.id > last_id, *src.present())
+                    .order_by(src.id)
+                    .limit(BATCH)
                 )
-                .where(Observation.id > last_id)
-                .order_by(Observation.id)
-                .limit(BATCH)
-            )
-            if only is not None:
-                stmt = stmt.where(Observation.collection.in_(sorted(targets)))
-            with self.db.session() as s:
-                batch = s.execute(stmt).all()
-            if not batch:
-                break
-            for collection, dim, (ids, vectors) in _group_rows(batch):
-                self.index.ensure(collection, dim)
-                self.index.upsert(collection, ids, vectors)
-                counts[collection] = counts.get(collection, 0) + len(ids)
-            last_id = int(batch[-1].id)
-            done += len(batch)
-            progress(Progress(step, done, max(total, done)))
+                if only is not None:
+                    stmt = stmt.where(src.collection.in_(sorted(targets)))
+                else:
+                    stmt = stmt.where(src.owns_clause(src.collection))
+                with self.db.session() as s:
+                    batch = s.execute(stmt).all()
+                if not batch:
+                    break
+                for collection, dim, (ids, vectors) in _group_rows(batch):
+                    self.index.ensure(collection, dim)
+                    self.index.upsert(collection, ids, vectors)
+                    counts[collection] = counts.get(collection, 0) + len(ids)
+                last_id = int(batch[-1].id)
+                done += len(batch)
+                progress(Progress(step, done, max(total, done)))
         if only is None:
             self._cursor = start_max
             if self.index.shared:
@@ -333,15 +398,23 @@ class VectorStore:
         return int(s.scalar(select(func.max(VectorOutbox.id))) or 0)
 
     def _db_counts(self, only: list[str] | None) -> dict[str, int]:
-        stmt = select(Observation.collection, func.count()).group_by(Observation.collection)
-        if only is not None:
-            stmt = stmt.where(Observation.collection.in_(only))
+        counts: dict[str, int] = {}
         with self.db.session() as s:
-            return {str(c): int(n) for c, n in s.execute(stmt).all()}
+            for src in ROW_SOURCES:
+                stmt = (
+                    select(src.collection, func.count())
+                    .where(*src.present())
+                    .group_by(src.collection)
+                )
+                if only is not None:
+                    stmt = stmt.where(src.collection.in_(only))
+                for c, n in s.execute(stmt.where(src.owns_clause(src.collection))).all():
+                    counts[str(c)] = int(n)
+        return counts
 
 
 def _group_rows(rows: Iterable[Any]) -> list[tuple[str, int, tuple[I64, F32]]]:
-    """(collection, dim, (ids, vectors)) for observation rows; malformed rows are logged and skipped.
+    """(collection, dim, (ids, vectors)) for embedding rows; malformed rows are logged and skipped.
 
     A row whose bytes do not match its collection's dim cannot be indexed; skipping
     it (loudly) keeps one bad row from stopping every later sync.
@@ -351,15 +424,15 @@ def _group_rows(rows: Iterable[Any]) -> list[tuple[str, int, tuple[I64, F32]]]:
         grouped[r.collection].append(r)
     out: list[tuple[str, int, tuple[I64, F32]]] = []
     for collection, members in grouped.items():
-        dim = int(members[0].dim)
+        dim = int(members[0].dim) or len(members[0].embedding) // 4  # 0: text rows, from bytes
         good: list[Any] = []
         for r in members:
-            if int(r.dim) == dim and len(r.embedding) == 4 * dim:
+            if int(r.dim) in (0, dim) and len(r.embedding) == 4 * dim:
                 good.append(r)
             else:
                 log.error(
-                    "observation embedding has the wrong size for its collection, not indexed",
-                    extra={"observation_id": r.id, "collection": collection, "dim": r.dim},
+                    "embedding has the wrong size for its collection, not indexed",
+                    extra={"item_id": r.id, "collection": collection, "dim": r.dim},
                 )
         ids = np.fromiter((int(r.id) for r in good), dtype=np.int64, count=len(good))
         flat = np.frombuffer(b"".join(bytes(r.embedding) for r in good), dtype="<f4")
