@@ -48,6 +48,12 @@ class CountingConfig(AnalyzerConfig):
         "processes (a barrier: every worker gets work, however slowly the others start)",
     )
     rendezvous_timeout_s: float = Field(default=300, gt=0, description="then fail the chunk")
+    terminate_db_on_chunk: int | None = Field(
+        default=None,
+        description="the first time this chunk runs, kill every other PostgreSQL connection to "
+        "the job's database (pg_terminate_backend): a database blip mid-job",
+    )
+    db_url: str | None = Field(default=None, description="libpq URL for terminate_db_on_chunk")
 
 
 def read_log(path: Path | str) -> list[tuple[str, int, int]]:
@@ -116,7 +122,25 @@ class Counting(Analyzer):
             )
         if self.cfg.fail_on_chunk is not None and chunk.index == self.cfg.fail_on_chunk:
             raise ValueError(f"counting: chunk {chunk.index} is broken on purpose")
+        if chunk.index == self.cfg.terminate_db_on_chunk and not self._terminated:
+            self._terminated = True
+            self.terminated = terminate_other_connections(self.cfg.db_url or "")
         return {"index": chunk.index}
+
+    _terminated = False
+    terminated = 0  # connections killed by terminate_db_on_chunk
 
     def finalize(self, ctx: AnalysisContext, chunks: list[dict[str, Any]]) -> dict[str, Any]:
         return {"chunks": len(chunks), "sum": sum(c["index"] for c in chunks)}
+
+
+def terminate_other_connections(libpq_url: str) -> int:
+    """Kill every other connection to this database, as a DBA or a failover would."""
+    import psycopg
+
+    with psycopg.connect(libpq_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(1 for (ok,) in rows if ok)

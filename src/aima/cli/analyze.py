@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from aima.cli.budgets import print_estimate
 from aima.cli.common import console, fail, guarded, print_json, runtime
 from aima.cli.jobs import run_jobs_here
 from aima.runtime import Runtime
@@ -87,6 +88,38 @@ def _targets(rt: Runtime, items: list[str]) -> list[str]:
     return media_ids
 
 
+def _confirm_costs(
+    rt: Runtime,
+    media_ids: list[str],
+    names: list[str],
+    project: str | None,
+    *,
+    estimate_only: bool,
+    yes: bool,
+) -> bool:
+    """Show estimates when asked or when they cost money; True when jobs should be queued."""
+    principal = cli_principal()
+    plans = [
+        guarded(lambda m=m: rt.jobs.plan(principal, m, names, project=project))  # type: ignore[misc]
+        for m in media_ids
+    ]
+    estimates = [p.estimate for p in plans if p.estimate is not None]
+    needs = any(e.confirmation_required for e in estimates)
+    if estimate_only or needs:
+        for plan in plans:
+            if plan.estimate is not None:
+                print_estimate(plan.media_id, plan.estimate)
+    if estimate_only:
+        return False
+    if needs and not yes:
+        total = sum(e.amount for e in estimates)
+        currency = estimates[0].currency if estimates else ""
+        if not typer.confirm(f"Spend about {total:.4f} {currency} on these jobs?", default=False):
+            console.print("nothing queued")
+            return False
+    return True
+
+
 def analyze(
     items: Annotated[list[str], typer.Argument(help="files, folders or media ids (med_...)")],
     only: Annotated[
@@ -102,8 +135,18 @@ def analyze(
     accept: Annotated[
         bool, typer.Option(help="accept new analyzer versions' results at once")
     ] = False,
+    estimate: Annotated[
+        bool, typer.Option("--estimate", help="print the cost estimate and exit (queues nothing)")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="accept the estimated cost without asking")
+    ] = False,
+    project: Annotated[str | None, typer.Option(help="the project whose budget pays")] = None,
 ) -> None:
-    """Analyse media (ingesting files first). Re-running ``--only ocr`` redoes only that analyzer."""
+    """Analyse media (ingesting files first). Re-running ``--only ocr`` redoes only that analyzer.
+
+    Each job is estimated first; when it would cost money (above
+    ``AIMA_COMPUTE__CONFIRM_ABOVE``) you are asked to confirm, unless ``--yes``."""
     rt = runtime()
     names = (
         [a.strip() for a in only.split(",") if a.strip()]
@@ -113,11 +156,19 @@ def analyze(
     media_ids = guarded(lambda: _targets(rt, items))
     if not media_ids:
         fail("nothing to analyse")
+    if not _confirm_costs(rt, media_ids, names, project, estimate_only=estimate, yes=yes):
+        return
     job_ids = []
     for media_id in media_ids:
         job, _ = guarded(
             lambda m=media_id: rt.jobs.submit(
-                cli_principal(), m, names, priority=priority, options={"accept": accept}
+                cli_principal(),
+                m,
+                names,
+                priority=priority,
+                options={"accept": accept},
+                project=project,
+                confirmed=True,  # the estimate was shown and accepted above
             )  # type: ignore[misc]
         )
         job_ids.append(job.id)

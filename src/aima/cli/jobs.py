@@ -105,6 +105,12 @@ def show(job_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         "dead_letter": job.dead_letter,
         "error": job.error,
         "outcome": job.outcome,
+        "project": job.project,
+        "estimate": {
+            k: job.estimate.get(k) for k in ("amount", "currency", "duration_s", "device")
+        },
+        "cost_actual": round(job.cost_actual or 0.0, 6),
+        "confirmed_by": job.confirmed_by,
         "chunks": {"total": len(chunks), "done": sum(c.status == "done" for c in chunks)},
         "results": [
             {
@@ -151,6 +157,23 @@ def cancel(job_id: str) -> None:
     job = guarded(lambda: runtime().jobs.cancel(cli_principal(), job_id))
     note = "will stop at the next chunk boundary" if job.state == JobState.RUNNING else job.state
     console.print(f"job {job.id}: {note}")
+
+
+@jobs_app.command("confirm")
+def confirm(job_id: str) -> None:
+    """Accept a job's estimated cost: it joins the queue."""
+    job = guarded(lambda: runtime().jobs.confirm(cli_principal(), job_id))
+    amount = float(job.estimate.get("amount", 0.0))
+    console.print(
+        f"job {job.id} confirmed ({amount:.4f} {job.estimate.get('currency', '')}); queued"
+    )
+
+
+@jobs_app.command("reject")
+def reject(job_id: str) -> None:
+    """Decline a job's estimated cost: it is cancelled without running."""
+    job = guarded(lambda: runtime().jobs.reject(cli_principal(), job_id))
+    console.print(f"job {job.id} rejected; {job.state}")
 
 
 @jobs_app.command("retry")

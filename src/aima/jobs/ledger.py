@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from aima.core.clock import utcnow
 from aima.core.errors import Conflict, InvalidInput, LeaseLost, NotFound
@@ -25,6 +25,7 @@ from aima.core.ids import new_id
 from aima.core.settings import JobSettings
 from aima.jobs.states import AnalyzerStatus, ChunkStatus, Claim, Control, JobState
 from aima.store.db import Database
+from aima.store.events import emit_job_finished
 from aima.store.models import AnalysisResult, Job, JobChunk
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,14 @@ class Ledger:
         idempotency_key: str | None = None,
         created_by: str | None = None,
         options: dict[str, Any] | None = None,
+        project: str | None = None,
+        estimate: dict[str, Any] | None = None,
+        awaiting_confirmation: bool = False,
     ) -> tuple[Job, bool]:
-        """Queue a job; returns ``(job, created)``. The same idempotency key returns the same job."""
+        """Queue a job; returns ``(job, created)``. The same idempotency key returns the same job.
+
+        ``awaiting_confirmation``: the job's estimate costs money; it is not claimable until
+        :meth:`confirm` queues it."""
         if not analyzers:
             raise InvalidInput("a job needs at least one analyzer")
         if idempotency_key is not None:
@@ -62,7 +69,10 @@ class Ledger:
             media_id=media_id,
             analyzers=list(analyzers),
             options=options or {},
-            state=JobState.QUEUED,
+            state=JobState.AWAITING_CONFIRMATION if awaiting_confirmation else JobState.QUEUED,
+            project=project,
+            estimate=estimate or {},
+            cost_actual=0.0,
             priority=priority,
             idempotency_key=idempotency_key,
             created_by=created_by,
@@ -181,13 +191,13 @@ class Ledger:
                 updated_at=now,
                 **values,
             )
-            .returning(Job.cancel_requested)
+            .returning(Job.cancel_requested, Job.cost_actual)
         ).first()
         if row is None:
             raise LeaseLost(
                 f"job {claim.job_id}: lease lost (token {claim.token} is no longer current)"
             )
-        return Control(bool(row[0]))
+        return Control(bool(row[0]), float(row[1] or 0.0))
 
     def heartbeat(self, claim: Claim) -> Control:
         with self.db.session() as s:
@@ -248,8 +258,12 @@ class Ledger:
         duration_s: float,
         progress: float | None = None,
         message: str = "",
+        spend: float = 0.0,
     ) -> Control:
         """The checkpoint: the chunk's result and the job's progress commit together, fenced.
+
+        ``spend``: what the chunk's device time cost, added to ``jobs.cost_actual`` in the
+        same statement (the returned control carries the new total for budget checks).
 
         Two statements in one transaction on a plain connection (no ORM unit of work):
         this is the hot path of every job. ``attempts`` counts finished executions.
@@ -257,6 +271,8 @@ class Ledger:
         extra: dict[str, Any] = {}
         if progress is not None:
             extra = {"progress": progress, "progress_message": message[:256]}
+        if spend > 0:
+            extra["cost_actual"] = Job.cost_actual + spend
         with self.db.engine.begin() as conn:
             control = self._fence(conn, claim, **extra)
             self._update_chunk(
@@ -393,6 +409,14 @@ class Ledger:
             self._finish(job, state, self.clock())
             return state
 
+    def stop_over_budget(self, claim: Claim, reason: str) -> None:
+        """Stopped at a chunk boundary because spend passed a hard budget: ``partial``,
+        committed chunks and saved results kept (``retry`` continues after the budget rises)."""
+        with self.db.session() as s:
+            job = self._fenced(s, claim)
+            job.error = reason[:4000]
+            self._finish(job, JobState.PARTIAL, self.clock())
+
     def mark_cancelled(self, claim: Claim) -> None:
         with self.db.session() as s:
             job = self._fenced(s, claim)
@@ -440,6 +464,9 @@ class Ledger:
         job.updated_at = now
         job.lease_owner = None
         job.lease_expires_at = None
+        session = object_session(job)
+        if session is not None:  # always: every caller holds the job in its transaction
+            emit_job_finished(session, job)
 
     # ----------------------------------------------------------- user actions
     def cancel(self, job_id: str) -> Job:
@@ -449,7 +476,7 @@ class Ledger:
             now = self.clock()
             if JobState(job.state).terminal:
                 raise Conflict(f"job {job_id} is already {job.state}")
-            if job.state == JobState.QUEUED:
+            if job.state in (JobState.QUEUED, JobState.AWAITING_CONFIRMATION):
                 self._finish(job, JobState.CANCELLED, now)
             else:
                 job.cancel_requested = True
@@ -478,10 +505,34 @@ class Ledger:
             job.updated_at = now
             return job
 
+    def confirm(self, job_id: str, actor: str) -> Job:
+        """Accept a job's estimated cost: it joins the queue now."""
+        with self.db.session() as s:
+            job = self._locked(s, job_id)
+            if job.state != JobState.AWAITING_CONFIRMATION:
+                raise Conflict(f"job {job_id} is {job.state}; only jobs awaiting confirmation")
+            now = self.clock()
+            job.state = JobState.QUEUED
+            job.confirmed_by = actor[:128]
+            job.confirmed_at = now
+            job.not_before = now
+            job.updated_at = now
+            return job
+
+    def reject(self, job_id: str, actor: str) -> Job:
+        """Decline a job's estimated cost: it is cancelled without running."""
+        with self.db.session() as s:
+            job = self._locked(s, job_id)
+            if job.state != JobState.AWAITING_CONFIRMATION:
+                raise Conflict(f"job {job_id} is {job.state}; only jobs awaiting confirmation")
+            job.error = f"estimated cost rejected by {actor}"[:4000]
+            self._finish(job, JobState.CANCELLED, self.clock())
+            return job
+
     def set_priority(self, job_id: str, priority: int) -> Job:
         with self.db.session() as s:
             job = self._locked(s, job_id)
-            if job.state != JobState.QUEUED:
+            if job.state not in (JobState.QUEUED, JobState.AWAITING_CONFIRMATION):
                 raise Conflict(
                     f"job {job_id} is {job.state}; only queued jobs can be re-prioritised"
                 )

@@ -8,6 +8,7 @@ from typing import Any
 
 
 class JobState(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # estimated to cost money: never claimed
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -56,3 +57,4 @@ class Control:
     """Answer to a heartbeat or a commit: should the worker stop at this chunk boundary?"""
 
     cancel_requested: bool
+    cost_actual: float = 0.0  # the job's spend so far, this chunk's charge included

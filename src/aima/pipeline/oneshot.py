@@ -2,7 +2,8 @@
 
 Search by example uses it: the query photo or voice clip goes through exactly the
 analyzers (and model versions) that produced the library's embeddings, so query and
-library vectors are comparable. Images the analyzers produce (face crops) go to a
+library vectors are comparable. Chunks run on the runtime's executor (a Ray actor that
+keeps the model loaded when ``compute.executor=ray``), not inside the API request. Images the analyzers produce (face crops) go to a
 throw-away blob store: a query leaves no trace but its audit event.
 """
 
@@ -14,6 +15,8 @@ from typing import Any
 
 from aima.analyzers.base import AnalysisContext, ChunkData
 from aima.analyzers.registry import AnalyzerRegistry
+from aima.compute.executors import Executor
+from aima.compute.inprocess import InProcessExecutor
 from aima.core.errors import InvalidInput
 from aima.core.ids import new_id
 from aima.core.settings import DecodeSettings
@@ -28,8 +31,10 @@ def analyze_file(
     registry: AnalyzerRegistry,
     names: list[str],
     decode: DecodeSettings,
+    executor: Executor | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Final results of ``names`` (and what they require) for one validated file."""
+    executor = executor or InProcessExecutor()
     order = registry.order(registry.resolve(names))
     results: dict[str, dict[str, Any]] = {}
     chunk_results: dict[str, dict[int, dict[str, Any]]] = {}
@@ -51,7 +56,7 @@ def analyze_file(
                         for req in analyzer.requires
                         if chunk.index in chunk_results.get(req, {})
                     }
-                    outs[chunk.index] = analyzer.run(ctx, data)
+                    outs[chunk.index] = executor.run_chunk(analyzer, ctx, data).result
                 chunk_results[name] = outs
                 results[name] = analyzer.finalize(ctx, [outs[i] for i in sorted(outs)])
         finally:

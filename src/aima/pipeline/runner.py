@@ -18,6 +18,9 @@ from typing import Any
 
 from aima.analyzers.base import AnalysisContext, Analyzer, Chunk, ChunkData
 from aima.analyzers.registry import AnalyzerRegistry
+from aima.compute.budgets import JobMeter, OverBudget, SpendMeter
+from aima.compute.executors import EXECUTOR_ATTEMPTS, ChunkRun, Executor, ExecutorLost
+from aima.compute.inprocess import InProcessExecutor
 from aima.core.errors import AimaError, AnalyzerError, LeaseLost
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import DecodeSettings
@@ -72,12 +75,19 @@ class JobRunner:
         registry: AnalyzerRegistry,
         blobs: BlobStore,
         decode: DecodeSettings | None = None,
+        executor: Executor | None = None,
+        spend: SpendMeter | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.registry = registry
         self.blobs = blobs
         self.decode = decode or DecodeSettings()
+        # computes chunks (here or on Ray); this runner, holding the lease, commits them
+        self.executor: Executor = executor or InProcessExecutor()
+        # prices each chunk, learns the cost model, stops a job past a hard budget
+        self.spend = spend
+        self._meters: dict[str, JobMeter] = {}
 
     def run(
         self,
@@ -97,6 +107,8 @@ class JobRunner:
         own = [r for r in runs if not r.borrowed]
         progress = _Progress(hook, claim.job_id, sum(len(r.plan) for r in own))
         progress.done = sum(len(r.results) for r in own)
+        if self.spend is not None:
+            self._meters[claim.job_id] = self.spend.start(job)
         try:
             if self.ledger.heartbeat(claim).cancel_requested:
                 raise Cancelled
@@ -106,6 +118,9 @@ class JobRunner:
                 try:
                     for group in _groups(runs):
                         self._run_group(claim, ctx, decoder, group, runs, progress, should_stop)
+                except OverBudget as exc:
+                    self._stop_over_budget(claim, ctx, own, runs, exc.reason)
+                    return JobState.PARTIAL
                 finally:
                     decoder.close()
                 for run in own:
@@ -118,6 +133,10 @@ class JobRunner:
             self.ledger.release(claim)
             log.info("worker stopping; job handed back", extra={"job_id": claim.job_id})
             return JobState.QUEUED
+        finally:
+            meter = self._meters.pop(claim.job_id, None)
+            if meter is not None:
+                meter.flush()
         state = self.ledger.complete(claim)
         progress.report("done", state.value)
         return state
@@ -143,19 +162,9 @@ class JobRunner:
                 # finished in an earlier run of this job: dependents still read its chunks
                 runs.append(self._new_run(claim, info, analyzer, borrowed=True))
                 continue
-            if name in self.registry.disabled:
-                self.ledger.record_outcome(
-                    claim, name, AnalyzerStatus.DISABLED, "disabled by policy"
-                )
-                continue
-            off = [r for r in analyzer.requires if r in self.registry.disabled]
-            if off:
-                self.ledger.record_outcome(
-                    claim,
-                    name,
-                    AnalyzerStatus.DISABLED,
-                    f"requires {', '.join(off)}, which is disabled by policy",
-                )
+            off = self.registry.disabled_reason(name) or self.registry.blocked_by(name)
+            if off is not None:
+                self.ledger.record_outcome(claim, name, AnalyzerStatus.DISABLED, off)
                 continue
             reason = analyzer.skip_reason(info)
             if reason is not None:
@@ -210,7 +219,7 @@ class JobRunner:
                     continue
                 data.upstream = {
                     req: by_name[req].results[chunk.index]
-                    for req in run.analyzer.requires
+                    for req in (*run.analyzer.requires, *run.analyzer.uses)
                     if req in by_name and chunk.index in by_name[req].results
                 }
                 self._run_chunk(claim, ctx, run, chunk, data, progress)
@@ -228,7 +237,8 @@ class JobRunner:
         started = time.perf_counter()
         decoded_before = data.decode_s
         try:
-            out = run.analyzer.run(ctx, data)
+            done = self._execute(claim, run.analyzer, ctx, data)
+            out = done.result
         except LeaseLost:
             raise
         except AnalyzerError as exc:
@@ -247,18 +257,59 @@ class JobRunner:
         progress.done += 1
         position = f"{chunk.index + 1}/{len(run.plan)}"
         fraction = progress.report(name, f"{name} chunk {position}")
+        # the analyzer's own time: decoding it triggered for everyone is not its cost
+        duration_s = time.perf_counter() - started - (data.decode_s - decoded_before)
+        meter = self._meters.get(claim.job_id)
+        spend = 0.0
+        if meter is not None:
+            span = (chunk.start_s, chunk.end_s)
+            spend = meter.charge(name, run.analyzer.version, span, done.compute_s, done.device)
         control = self.ledger.commit_chunk(
             claim,
             name,
             chunk.index,
             out,
-            # the analyzer's own time: decoding it triggered for everyone is not its cost
-            duration_s=time.perf_counter() - started - (data.decode_s - decoded_before),
+            duration_s=duration_s,
             progress=fraction,
             message=f"{name} {position}",
+            spend=spend,
         )
         if control.cancel_requested and progress.done < progress.total:
             raise Cancelled
+        if meter is not None and progress.done < progress.total:
+            reason = meter.over_cap(control.cost_actual)
+            if reason is not None:
+                raise OverBudget(reason)
+
+    def _execute(
+        self, claim: Claim, analyzer: Analyzer, ctx: AnalysisContext, data: ChunkData
+    ) -> ChunkRun:
+        """The executor's result; a lost actor/node is retried on a new one (bounded).
+
+        Nothing was committed for this chunk yet, so a retry redoes only this chunk; after
+        the last attempt the ExecutorLost (retryable) hands the job back to the queue.
+        """
+        for _ in range(EXECUTOR_ATTEMPTS - 1):
+            try:
+                return self.executor.run_chunk(analyzer, ctx, data)
+            except ExecutorLost as exc:
+                log.warning(
+                    "executor lost; retrying the chunk on a new actor",
+                    extra={"job_id": claim.job_id, "analyzer": analyzer.name, "error": exc.message},
+                )
+        return self.executor.run_chunk(analyzer, ctx, data)  # the last try: its error stands
+
+    def _stop_over_budget(
+        self, claim: Claim, ctx: AnalysisContext, own: list[_Run], runs: list[_Run], reason: str
+    ) -> None:
+        """Spend passed a hard budget: keep what is complete, record the rest, end partial."""
+        for run in own:
+            if run.failed is None and all(c.index in run.results for c in run.plan):
+                self._finish(claim, ctx, run, runs)
+            else:
+                self.ledger.record_outcome(claim, run.analyzer.name, AnalyzerStatus.FAILED, reason)
+        self.ledger.stop_over_budget(claim, reason)
+        log.warning("job stopped over budget", extra={"job_id": claim.job_id})
 
     def _chunk_failed(self, claim: Claim, run: _Run, chunk: Chunk, reason: str) -> None:
         where = "" if chunk.start_s is None else f" at {chunk.start_s:.1f}-{chunk.end_s or 0:.1f}s"

@@ -19,12 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from aima.core.clock import utcnow
 from aima.core.errors import AnalyzerError, LeaseLost
 from aima.core.ids import new_id
+from aima.core.logging import log_context
 from aima.core.progress import ProgressHook, no_progress
 from aima.core.settings import JobSettings, WorkerSettings
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import Claim, JobState
 from aima.pipeline.runner import JobRunner
-from aima.store.db import Database
+from aima.store.db import Database, connection_lost
 from aima.store.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,12 @@ class Worker:
         )
         hb.start()
         try:
-            state = self.runner.run(
-                claim,
-                self.hook_factory(claim.job_id),
-                should_stop=lambda: hb.lost.is_set() or self.stop_event.is_set(),
-            )
+            with log_context(job_id=claim.job_id, media_id=claim.media_id, worker=self.id):
+                state = self.runner.run(
+                    claim,
+                    self.hook_factory(claim.job_id),
+                    should_stop=lambda: hb.lost.is_set() or self.stop_event.is_set(),
+                )
             log.info("job finished", extra={"job_id": claim.job_id, "state": state.value})
             self.after_job(claim.job_id, state)
         except LeaseLost:
@@ -118,6 +120,13 @@ class Worker:
             )
         except AnalyzerError as exc:
             self._release(claim, exc.message, retryable=exc.retryable)
+        except SQLAlchemyError as exc:
+            if not connection_lost(exc):
+                log.exception("job run crashed", extra={"job_id": claim.job_id})
+                self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
+            else:  # the database blinked: hand the job back without counting an attempt
+                log.warning("database connection lost mid-job", extra={"job_id": claim.job_id})
+                self._hand_back(claim)
         except Exception as exc:
             log.exception("job run crashed", extra={"job_id": claim.job_id})
             self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
@@ -135,6 +144,21 @@ class Worker:
             )
         except LeaseLost:
             pass
+
+    def _hand_back(self, claim: Claim) -> None:
+        """Requeue untouched once the database answers again (committed chunks stay)."""
+        delay = max(0.5, self.settings.poll_interval_s)
+        while not self.stop_event.is_set():
+            try:
+                self.ledger.release(claim)
+                return
+            except LeaseLost:
+                return  # it expired meanwhile and another worker has it: nothing to hand back
+            except SQLAlchemyError as exc:
+                if not connection_lost(exc):
+                    raise
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 30.0)
 
     def run_forever(self, *, idle_exit: bool = False) -> None:
         """Loop until ``stop()``; with ``idle_exit`` return once the queue is empty."""

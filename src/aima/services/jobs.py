@@ -5,15 +5,19 @@ from __future__ import annotations
 import builtins
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from aima.analyzers.registry import AnalyzerRegistry
-from aima.core.errors import InvalidInput
+from aima.compute.budgets import BudgetBook, BudgetExceeded
+from aima.compute.costs import DEFAULT_PRIOR, PRIOR_SECONDS, PRIOR_WEIGHT, CostModel, unit_of
+from aima.compute.estimate import Estimate, Estimator, Work
+from aima.core.errors import Forbidden, InvalidInput
+from aima.core.settings import ComputeSettings
 from aima.jobs.ledger import Ledger
-from aima.jobs.states import ChunkStatus, JobState
+from aima.jobs.states import JobState
 from aima.media.types import MediaInfo, MediaKind
 from aima.security import audit
 from aima.security.permissions import Permission
@@ -24,23 +28,9 @@ from aima.store.models import AnalysisResult, Job, JobChunk, Media
 #: ``sort`` values of the job listing; a leading ``-`` sorts descending.
 JOB_SORTS = ("created_at", "priority", "state", "progress", "finished_at")
 
-#: Prior compute cost of each built-in analyzer on the embedded default (CPU, offline models):
-#: (seconds per minute of audio/video, seconds per image). Plans blend these with the durations
-#: measured on this installation's finished chunks (``job_chunks.duration_s``), so estimates
-#: converge on the real machine after a few jobs. Analyzers not listed (plug-ins) use DEFAULT_PRIOR.
-PRIOR_SECONDS: dict[str, tuple[float, float]] = {
-    "thumbnails": (1.0, 0.2),
-    "faces": (20.0, 0.5),
-    "emotion": (5.0, 0.2),
-    "bodies": (15.0, 0.5),
-    "nsfw": (10.0, 0.3),
-    "ocr": (20.0, 1.0),
-    "vad": (2.0, 0.1),
-    "speakers": (10.0, 0.5),
-    "transcribe": (30.0, 1.0),
-}
-DEFAULT_PRIOR = (10.0, 0.5)
-PRIOR_WEIGHT = 3.0  # the prior counts as this many measured chunks
+# The documented priors live with the measured cost model (compute/costs.py); re-exported here
+# because the plan is where users meet them.
+__all__ = ["DEFAULT_PRIOR", "PRIOR_SECONDS", "PRIOR_WEIGHT", "JobPlan", "JobService"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +58,7 @@ class JobPlan:
     kind: str
     duration_s: float | None
     analyzers: builtins.list[PlannedAnalyzer]
+    estimate: Estimate | None = None  # duration, device, money, budget warnings
 
     @property
     def chunks(self) -> int:
@@ -76,15 +67,6 @@ class JobPlan:
     @property
     def estimate_s(self) -> float:
         return round(sum(a.estimate_s for a in self.analyzers), 3)
-
-
-@dataclass(frozen=True, slots=True)
-class _Measured:
-    timed_seconds: float = 0.0  # compute seconds of chunks with a time window
-    media_seconds: float = 0.0  # media seconds those chunks covered
-    timed_chunks: int = 0
-    image_seconds: float = 0.0  # compute seconds of whole-file (image) chunks
-    image_chunks: int = 0
 
 
 def scoped_key(principal: Principal, key: str | None) -> str | None:
@@ -96,10 +78,20 @@ def scoped_key(principal: Principal, key: str | None) -> str | None:
 
 
 class JobService:
-    def __init__(self, db: Database, ledger: Ledger, registry: AnalyzerRegistry) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        registry: AnalyzerRegistry,
+        *,
+        estimator: Estimator | None = None,
+        budgets: BudgetBook | None = None,
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.registry = registry
+        self.estimator = estimator or Estimator(CostModel(db), ComputeSettings())
+        self.budgets = budgets or BudgetBook(db, currency=self.estimator.settings.currency)
 
     def submit(
         self,
@@ -110,10 +102,23 @@ class JobService:
         priority: int = 0,
         idempotency_key: str | None = None,
         options: dict[str, Any] | None = None,
+        project: str | None = None,
+        confirmed: bool = False,
     ) -> tuple[Job, bool]:
+        """Queue a job after its estimate: refused (nothing queued) when it would pass a hard
+        budget; ``awaiting_confirmation`` when it costs more than ``compute.confirm_above``,
+        unless ``confirmed`` (the caller already accepted the estimate, e.g. ``--yes``)."""
         principal.require(Permission.JOBS_CREATE)
-        with self.db.session() as s:
-            get_media(s, principal, media_id)
+        estimate, refusal = self._estimate(principal, media_id, analyzers, project)
+        if refusal is not None:
+            self._audit(
+                principal,
+                "job.refused",
+                media_id,
+                {"reason": refusal, "amount": estimate.amount},
+                object_type="media",
+            )
+            raise BudgetExceeded(refusal, details={"estimate": estimate.to_dict()})
         names = self.registry.resolve(list(analyzers))
         if names != list(analyzers):
             # requirements already analysed (accepted results) are reused, not redone
@@ -133,10 +138,59 @@ class JobService:
             idempotency_key=scoped_key(principal, idempotency_key),
             options=options,
             created_by=principal.user_id,
+            project=project,
+            estimate=estimate.to_dict(),
+            awaiting_confirmation=estimate.confirmation_required,
         )
         if created:
-            self._audit(principal, "job.create", job.id, {"media_id": media_id, "analyzers": names})
+            self._audit(
+                principal,
+                "job.create",
+                job.id,
+                {"media_id": media_id, "analyzers": names, "amount": estimate.amount},
+            )
+            if estimate.confirmation_required and confirmed:
+                job = self.ledger.confirm(job.id, principal.actor)
+                self._audit(principal, "job.confirm", job.id, {"amount": estimate.amount})
         return job, created
+
+    def _estimate(
+        self, principal: Principal, media_id: str, analyzers: Sequence[str], project: str | None
+    ) -> tuple[Estimate, str | None]:
+        plan = self.plan(principal, media_id, analyzers, project=project)
+        assert plan.estimate is not None
+        check = self.budgets.check(principal.user_id, project, plan.estimate.amount)
+        return plan.estimate, check.refusal
+
+    # --------------------------------------------------------- confirm / reject
+    def confirm(self, principal: Principal, job_id: str) -> Job:
+        """Accept a job's estimated cost (its creator, or whoever manages budgets). The budget
+        is checked again: spend may have grown since the job was submitted."""
+        job = self._may_decide(principal, job_id)
+        amount = float(job.estimate.get("amount", 0.0))
+        check = self.budgets.check(job.created_by, job.project, amount)
+        if check.refusal is not None:
+            raise BudgetExceeded(check.refusal)
+        job = self.ledger.confirm(job_id, principal.actor)
+        self._audit(principal, "job.confirm", job_id, {"amount": amount})
+        return job
+
+    def reject(self, principal: Principal, job_id: str) -> Job:
+        """Decline a job's estimated cost: cancelled without running."""
+        job = self._may_decide(principal, job_id)
+        job = self.ledger.reject(job_id, principal.actor)
+        self._audit(principal, "job.reject", job_id, {"amount": job.estimate.get("amount", 0.0)})
+        return job
+
+    def _may_decide(self, principal: Principal, job_id: str) -> Job:
+        principal.require(Permission.JOBS_MANAGE)
+        job = self.get(principal, job_id)
+        if job.created_by != principal.user_id and not principal.can(Permission.BUDGETS_MANAGE):
+            raise Forbidden(
+                f"job {job_id} was submitted by another user; only its creator or an admin "
+                "may accept or reject its cost"
+            )
+        return job
 
     def list(
         self,
@@ -165,9 +219,17 @@ class JobService:
         return JobPage([r[0] for r in rows], int(total), {r[0].id: r[1] for r in rows})
 
     # ----------------------------------------------------------------- planning
-    def plan(self, principal: Principal, media_id: str, analyzers: Sequence[str]) -> JobPlan:
+    def plan(
+        self,
+        principal: Principal,
+        media_id: str,
+        analyzers: Sequence[str],
+        *,
+        project: str | None = None,
+    ) -> JobPlan:
         """What ``submit`` would run, without queueing anything: the same resolution, the reasons
-        analyzers would not run, chunk counts and estimated compute seconds per analyzer."""
+        analyzers would not run, chunk counts, estimated compute seconds per analyzer (the cost
+        model: priors refined by measured chunks), money, and what the budgets say."""
         principal.require(Permission.JOBS_CREATE)
         with self.db.session() as s:
             media = get_media(s, principal, media_id)
@@ -189,11 +251,51 @@ class JobService:
         )
         requested = set(analyzers)
         names = self.registry.resolve(list(analyzers))
-        measured = self._measured(names)
-        planned: list[PlannedAnalyzer] = []
-        for name in names:
-            planned.append(self._plan_one(name, name in requested, name in done, info, measured))
-        return JobPlan(media.id, media.kind, info.duration_s, planned)
+        planned = [self._plan_one(name, name in requested, name in done, info) for name in names]
+        work = [self._work(a.name, a.chunks, info) for a in planned if a.status == "run"]
+        estimate = self.estimator.estimate(work)
+        check = self.budgets.check(principal.user_id, project, estimate.amount)
+        notes = check.warnings + ([check.refusal] if check.refusal else [])
+        estimate = estimate.with_budget(notes, check.budgets)
+        by_name = {a.analyzer: a for a in estimate.analyzers}
+        planned = [
+            replace(
+                p,
+                estimate_s=by_name[p.name].seconds,
+                basis=by_name[p.name].basis,
+                measured_chunks=by_name[p.name].samples,
+            )
+            if p.name in by_name
+            else p
+            for p in planned
+        ]
+        return JobPlan(media.id, media.kind, info.duration_s, planned, estimate)
+
+    def estimate_new(
+        self,
+        principal: Principal,
+        info: MediaInfo,
+        analyzers: Sequence[str],
+        project: str | None = None,
+    ) -> tuple[Estimate, str | None]:
+        """The estimate and budget verdict for media being stored right now (nothing in the
+        database yet): what upload-time jobs are gated on, like ``submit``."""
+        requested = set(analyzers)
+        names = self.registry.resolve(list(analyzers))
+        planned = [self._plan_one(name, name in requested, False, info) for name in names]
+        work = [self._work(a.name, a.chunks, info) for a in planned if a.status == "run"]
+        estimate = self.estimator.estimate(work)
+        check = self.budgets.check(principal.user_id, project, estimate.amount)
+        notes = check.warnings + ([check.refusal] if check.refusal else [])
+        return estimate.with_budget(notes, check.budgets), check.refusal
+
+    def _work(self, name: str, chunks: int, info: MediaInfo) -> Work:
+        analyzer = self.registry.get(name)
+        if info.kind is MediaKind.IMAGE or not info.duration_s:
+            unit, units = unit_of(None, None)
+        else:
+            unit, units = unit_of(0.0, info.duration_s)
+        return Work(name, analyzer.version, unit, units, chunks)
 
     def _plan_one(
         self,
@@ -201,16 +303,13 @@ class JobService:
         requested: bool,
         done: bool,
         info: MediaInfo,
-        measured: dict[str, _Measured],
     ) -> PlannedAnalyzer:
         analyzer = self.registry.get(name)
-        off = [r for r in analyzer.requires if r in self.registry.disabled]
+        off = self.registry.disabled_reason(name) or self.registry.blocked_by(name)
         if not requested and done:
             status, reason = "reused", "an accepted result exists; it is reused, not redone"
-        elif name in self.registry.disabled:
-            status, reason = "disabled", "disabled by policy"
-        elif off:
-            status, reason = "disabled", f"requires {', '.join(off)}, which is disabled by policy"
+        elif off is not None:
+            status, reason = "disabled", off
         elif (skip := analyzer.skip_reason(info)) is not None:
             status, reason = "skipped", skip
         else:
@@ -218,35 +317,7 @@ class JobService:
         if status != "run":
             return PlannedAnalyzer(name, status, reason, requested, 0, 0.0, "none", 0)
         chunks = analyzer.plan(info)
-        estimate, basis, samples = _estimate(name, info, measured.get(name, _Measured()))
-        return PlannedAnalyzer(name, "run", "", requested, len(chunks), estimate, basis, samples)
-
-    def _measured(self, names: Sequence[str]) -> dict[str, _Measured]:
-        """Compute seconds measured on this installation's finished chunks, per analyzer."""
-        timed = JobChunk.start_s.is_not(None) & JobChunk.end_s.is_not(None)
-        with self.db.session() as s:
-            rows = s.execute(
-                select(
-                    JobChunk.analyzer,
-                    func.sum(case((timed, JobChunk.duration_s), else_=0.0)),
-                    func.sum(case((timed, JobChunk.end_s - JobChunk.start_s), else_=0.0)),
-                    func.sum(case((timed, 1), else_=0)),
-                    func.sum(case((timed, 0.0), else_=JobChunk.duration_s)),
-                    func.sum(case((timed, 0), else_=1)),
-                )
-                .where(
-                    JobChunk.analyzer.in_(names),
-                    JobChunk.status == ChunkStatus.DONE,
-                    JobChunk.duration_s.is_not(None),
-                )
-                .group_by(JobChunk.analyzer)
-            ).all()
-        return {
-            r[0]: _Measured(
-                float(r[1] or 0), float(r[2] or 0), int(r[3] or 0), float(r[4] or 0), int(r[5] or 0)
-            )
-            for r in rows
-        }
+        return PlannedAnalyzer(name, "run", "", requested, len(chunks), 0.0, "prior", 0)
 
     def get(self, principal: Principal, job_id: str) -> Job:
         with self.db.session() as s:
@@ -277,34 +348,23 @@ class JobService:
         return job
 
     def _audit(
-        self, principal: Principal, action: str, job_id: str, details: dict[str, object]
+        self,
+        principal: Principal,
+        action: str,
+        job_id: str,
+        details: dict[str, object],
+        *,
+        object_type: str = "job",
     ) -> None:
         with self.db.session() as s:
             audit.record(
                 s,
                 actor=principal.actor,
                 action=action,
-                object_type="job",
+                object_type=object_type,
                 object_id=job_id,
                 details=details,
             )
-
-
-def _estimate(name: str, info: MediaInfo, m: _Measured) -> tuple[float, str, int]:
-    """(compute seconds, basis, measured chunks): the prior blended with what was measured."""
-    per_minute, per_image = PRIOR_SECONDS.get(name, DEFAULT_PRIOR)
-    if info.kind is MediaKind.IMAGE or not info.duration_s:
-        rate, samples = per_image, m.image_chunks
-        if samples:
-            rate = (per_image * PRIOR_WEIGHT + m.image_seconds) / (PRIOR_WEIGHT + samples)
-        return round(rate, 3), "measured" if samples else "prior", samples
-    rate, samples = per_minute / 60.0, m.timed_chunks
-    if samples and m.media_seconds > 0:
-        prior_media_s = PRIOR_WEIGHT * m.media_seconds / samples  # the prior, in chunk units
-        rate = (rate * prior_media_s + m.timed_seconds) / (prior_media_s + m.media_seconds)
-    else:
-        samples = 0
-    return round(rate * info.duration_s, 3), "measured" if samples else "prior", samples
 
 
 def _job_order(sort: str) -> tuple[Any, Any]:
