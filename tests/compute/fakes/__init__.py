@@ -1,0 +1,1 @@
+"""Local fakes of GPU provider APIs, speaking each provider's wire format."""
