@@ -77,7 +77,9 @@ def _wait_until_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeou
     raise RuntimeError(f"aima serve not ready after {timeout_s} s:\n{log.read_text()}")
 
 
-def start_serve(data: Path, db_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(
+    data: Path, db_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`aima serve --no-worker` on a free loopback port over ``data``; returns once healthy.
 
     Its output goes to ``data/serve.log``. Used by the browser tests and the web benchmarks.
@@ -91,6 +93,8 @@ def start_serve(data: Path, db_url: str) -> tuple[subprocess.Popen[bytes], str]:
             "AIMA_DATABASE_URL": db_url,
             "AIMA_AUTH__JWT_SECRET": TEST_SECRET,
             "AIMA_LOG_LEVEL": "WARNING",
+            "AIMA_AUDIT__KEY_FILE": str(data.parent / f"{data.name}-keys" / "audit.key"),
+            **(extra_env or {}),
         }
     )
     log = data / "serve.log"
@@ -154,7 +158,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    # bypass_csp: the test instrumentation (axe, wait_for_function predicates) runs as page
+    # scripts the app's strict CSP refuses; tests/web/test_csp.py drives the app under it.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     # generous limits: they only bite when something is wrong, and CI is a loaded 2-core machine
     page.set_default_timeout(90_000)
@@ -173,7 +181,9 @@ def serious_axe_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on the current page, one line each."""
     if not AXE_JS.is_file():
         pytest.fail(f"{AXE_JS} missing: npm --prefix web ci")
-    page.add_script_tag(path=str(AXE_JS))
+    # Evaluated through the DevTools protocol, which the app's Content-Security-Policy does
+    # not govern: a <script> tag would (rightly) be refused, and the app keeps its real CSP.
+    page.evaluate(f"() => {{ {AXE_JS.read_text()}\n }}")
     result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:5]}"

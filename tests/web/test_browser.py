@@ -49,7 +49,15 @@ def test_admin_logs_in_switches_to_german_and_logs_out(
     page.get_by_text("Signed in as admin").wait_for()
     page.wait_for_url("**/library")  # back where the visitor wanted to go
     page.get_by_role("heading", level=2, name="Library").wait_for()
-    assert nav_links(page) == ["Dashboard", "Upload", "Library", "People", "Search", "Admin"]
+    assert nav_links(page) == [
+        "Dashboard",
+        "Upload",
+        "Library",
+        "People",
+        "Search",
+        "Review",
+        "Admin",
+    ]
     assert page.get_by_role("main").count() == 1
     assert page.get_by_role("banner").count() == 1
     assert serious_axe_violations(page) == []
@@ -63,6 +71,7 @@ def test_admin_logs_in_switches_to_german_and_logs_out(
         "Bibliothek",
         "Personen",
         "Suche",
+        "Prüfung",
         "Verwaltung",
     ]
     assert page.evaluate("document.documentElement.lang") == "de"

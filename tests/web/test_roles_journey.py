@@ -14,10 +14,10 @@ from tests.web.test_browser import log_in, nav_links
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ALL = ["Dashboard", "Upload", "Library", "People", "Search", "Admin"]
+ALL = ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]
 # user -> (navigation, admin tabs, page URLs the role may not use, an API call it may not make)
 JOURNEYS: dict[str, tuple[list[str], list[str], list[str], str]] = {
-    "admin": (ALL, ["Users", "Audit log", "Settings", "Models", "Workers"], [], ""),
+    "admin": (ALL, ["Users", "Audit log", "Settings", "Models", "Workers", "Budgets"], [], ""),
     "ana": (ALL, ["Models", "Workers"], [], "/api/v1/users"),
     "uli": (
         ["Dashboard", "Upload", "Library", "Search"],
@@ -32,7 +32,7 @@ JOURNEYS: dict[str, tuple[list[str], list[str], list[str], str]] = {
         "/api/v1/dashboard",
     ),
     "audrey": (
-        ["Dashboard", "Admin"],
+        ["Dashboard", "Review", "Admin"],
         ["Audit log", "Models", "Workers"],
         ["/search", "/library"],
         "/api/v1/settings",

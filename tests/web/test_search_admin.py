@@ -135,7 +135,14 @@ def test_admin_creates_a_viewer_and_reads_redacted_settings(
     page.goto(f"{server.url}/admin")
     tabs = page.get_by_role("tab")
     tabs.first.wait_for()
-    assert tabs.all_inner_texts() == ["Users", "Audit log", "Settings", "Models", "Workers"]
+    assert tabs.all_inner_texts() == [
+        "Users",
+        "Audit log",
+        "Settings",
+        "Models",
+        "Workers",
+        "Budgets",
+    ]
     page.locator("input[name=new-username]").fill("victor")
     page.locator("input[name=new-password]").fill("victor-password-for-tests")
     page.locator("select[name=new-role]").select_option("viewer")

@@ -18,6 +18,7 @@ const PeoplePage = lazy(() => import("./pages/PeoplePage"));
 const PersonPage = lazy(() => import("./pages/PersonPage"));
 const SearchPage = lazy(() => import("./pages/SearchPage"));
 const MediaPage = lazy(() => import("./pages/MediaPage"));
+const ReviewPage = lazy(() => import("./pages/ReviewPage"));
 const AdminPage = lazy(() => import("./pages/AdminPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
@@ -46,6 +47,7 @@ export const routes: RouteObject[] = [
       { path: "people/:id", element: <PersonPage /> },
       { path: "search", element: <SearchPage /> },
       { path: "media/:id", element: <MediaPage /> },
+      { path: "review", element: <ReviewPage /> },
       { path: "admin", element: <AdminPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],

@@ -38,6 +38,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/anchor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anchor Audit
+         * @description Export the signed chain head outside the database (Admin).
+         */
+        post: operations["anchor_audit_api_v1_audit_anchor_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -191,6 +211,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Backups */
+        get: operations["list_backups_api_v1_backups_get"];
+        put?: never;
+        /**
+         * Create Backup
+         * @description Take a snapshot into ``AIMA_BACKUP__DIR`` (never a path chosen by the caller).
+         */
+        post: operations["create_backup_api_v1_backups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Budgets
+         * @description Every budget with what was spent in its current period (month: since the 1st, UTC).
+         */
+        get: operations["list_budgets_api_v1_budgets_get"];
+        /**
+         * Put Budget
+         * @description Create or change the budget of (scope, subject, period). Soft limit: a warning in
+         *     estimates and jobs; hard limit: jobs refused before they start and stopped at the next
+         *     chunk boundary once actual spend passes it.
+         */
+        put: operations["put_budget_api_v1_budgets_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cost Model
+         * @description The measured cost model: device seconds per media minute / image, per analyzer
+         *     version and device class, learned from finished chunks.
+         */
+        get: operations["cost_model_api_v1_budgets_costs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/{budget_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Budget */
+        delete: operations["delete_budget_api_v1_budgets__budget_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calibration": {
         parameters: {
             query?: never;
@@ -262,7 +367,8 @@ export interface paths {
          * Dashboard
          * @description The operator's overview in one call: jobs by state, running jobs (media, progress, stage,
          *     ETA), workers and their heartbeats, recent failures with reasons, storage used and the
-         *     status of every model the installed analyzers declare (as ``aima models``).
+         *     status of every model the installed analyzers declare (as ``aima models``), and the GPUs
+         *     of this machine (NVML; none without an NVIDIA driver).
          */
         get: operations["dashboard_api_v1_dashboard_get"];
         put?: never;
@@ -286,6 +392,10 @@ export interface paths {
         /**
          * Submit
          * @description Queue analyzers for a media. The same idempotency key (body or header) returns the same job.
+         *
+         *     The job's estimate is stored with it. Estimated above ``compute.confirm_above``: the job
+         *     waits in ``awaiting_confirmation`` (``POST /jobs/{id}/confirm``); past a hard budget: 402,
+         *     nothing queued.
          */
         post: operations["submit_api_v1_jobs_post"];
         delete?: never;
@@ -307,7 +417,8 @@ export interface paths {
          * Plan
          * @description Preview a job without queueing it: the analyzers that would run (requirements added,
          *     disabled/skipped/reused ones with reasons), chunk counts, estimated compute seconds per
-         *     analyzer (a prior table refined by this machine's measured chunk durations) and the cost.
+         *     analyzer (a prior table refined by this machine's measured chunk durations) and the cost
+         *     estimate: device, money (here and per rented GPU offer), budget warnings.
          */
         post: operations["plan_api_v1_jobs_plan_post"];
         delete?: never;
@@ -354,6 +465,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm
+         * @description Accept a job's estimated cost (its creator, or an admin): it joins the queue.
+         *     402 when spend has since grown so the job would pass a hard budget.
+         */
+        post: operations["confirm_api_v1_jobs__job_id__confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{job_id}/events": {
         parameters: {
             query?: never;
@@ -374,6 +506,26 @@ export interface paths {
         get: operations["events_api_v1_jobs__job_id__events_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject
+         * @description Decline a job's estimated cost (its creator, or an admin): cancelled without running.
+         */
+        post: operations["reject_api_v1_jobs__job_id__reject_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -510,6 +662,26 @@ export interface paths {
         };
         /** Media Results */
         get: operations["media_results_api_v1_media__media_id__results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/{media_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Media Summary
+         * @description The media's summary from its fused timeline; each sentence cites timeline facts.
+         */
+        get: operations["media_summary_api_v1_media__media_id__summary_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -886,6 +1058,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/persons/{person_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Person Summary
+         * @description The person's summary; each sentence cites dossier facts (a merged id answers for the
+         *     person it joined).
+         */
+        get: operations["person_summary_api_v1_persons__person_id__summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/results/{result_id}/accept": {
         parameters: {
             query?: never;
@@ -900,6 +1093,103 @@ export interface paths {
          * @description Use this result (e.g. of a new analyzer version) in the timeline instead of the current one.
          */
         post: operations["accept_api_v1_results__result_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Items
+         * @description Flagged findings, oldest first; ``state=unreviewed`` is the work queue.
+         */
+        get: operations["list_items_api_v1_review_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Item */
+        get: operations["get_item_api_v1_review__item_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review/{item_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm
+         * @description It is what the model said: it now counts (dossiers show confirmed restraints).
+         */
+        post: operations["confirm_api_v1_review__item_id__confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review/{item_id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dismiss
+         * @description It is not (the note, required, says what it is instead).
+         */
+        post: operations["dismiss_api_v1_review__item_id__dismiss_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review/{item_id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evidence
+         * @description The evidence frame (JPEG) the flag was raised on; each read is audited.
+         */
+        get: operations["evidence_api_v1_review__item_id__evidence_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -938,7 +1228,8 @@ export interface paths {
         };
         /**
          * By Text
-         * @description Transcripts and on-screen text of the media the caller may see, best match first.
+         * @description Transcripts, on-screen text, objects and scene descriptions of the media the caller may
+         *     see, best match first; each hit says which ranking(s) found it.
          */
         get: operations["by_text_api_v1_search_text_get"];
         put?: never;
@@ -1024,6 +1315,87 @@ export interface paths {
         patch: operations["update_user_api_v1_users__username__patch"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhooks
+         * @description The caller's webhooks (an Admin sees everyone's); secrets are never listed.
+         */
+        get: operations["list_webhooks_api_v1_webhooks_get"];
+        put?: never;
+        /**
+         * Create Webhook
+         * @description Subscribe a URL to events the caller may see. The secret is returned only here.
+         */
+        post: operations["create_webhook_api_v1_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Webhook */
+        delete: operations["delete_webhook_api_v1_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The delivery log, newest first: state, attempts, the receiver's last answer.
+         */
+        get: operations["list_deliveries_api_v1_webhooks__webhook_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Delivery
+         * @description Queue one delivery again (with a fresh set of attempts); it is sent right after.
+         */
+        post: operations["replay_delivery_api_v1_webhooks__webhook_id__deliveries__delivery_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workers": {
         parameters: {
             query?: never;
@@ -1068,7 +1440,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Metrics */
+        /**
+         * Metrics
+         * @description Prometheus text. Public by default (scrapers on the private network); with
+         *     ``AIMA_API__METRICS_PUBLIC=false`` a bearer token with ``system:read`` is required.
+         */
         get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
@@ -1102,6 +1478,58 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AnalyzerCostOut */
+        AnalyzerCostOut: {
+            /** Analyzer */
+            analyzer: string;
+            /** Analyzer Version */
+            analyzer_version: string;
+            /** Cpu S */
+            cpu_s: number;
+            /** Device Class */
+            device_class: string;
+            /** Gpu S */
+            gpu_s: number;
+            /** Samples */
+            samples: number;
+            /** Seconds Per Unit */
+            seconds_per_unit: number;
+            /** Unit */
+            unit: string;
+            /** Units */
+            units: number;
+        };
+        /** AnalyzerEstimateOut */
+        AnalyzerEstimateOut: {
+            /** Amount */
+            amount: number;
+            /** Analyzer */
+            analyzer: string;
+            /**
+             * Basis
+             * @description prior (documented table) | measured (blended with it)
+             */
+            basis: string;
+            /** Chunks */
+            chunks: number;
+            /**
+             * Samples
+             * @description measured chunks behind the rate
+             */
+            samples: number;
+            /**
+             * Seconds
+             * @description device seconds on the estimate's device
+             */
+            seconds: number;
+            /**
+             * Unit
+             * @description media_minute | image
+             */
+            unit: string;
+            /** Units */
+            units: number;
+        };
         /** AuditOut */
         AuditOut: {
             /** Action */
@@ -1323,11 +1751,109 @@ export interface components {
              */
             priority: number;
         };
+        /** BudgetIn */
+        BudgetIn: {
+            /** Currency */
+            currency?: string | null;
+            /** Hard Limit */
+            hard_limit: number;
+            /**
+             * Period
+             * @default month
+             * @enum {string}
+             */
+            period: "month" | "total";
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "user" | "project";
+            /** Soft Limit */
+            soft_limit: number;
+            /**
+             * Subject
+             * @description user id or project name
+             */
+            subject: string;
+        };
+        /** BudgetOut */
+        BudgetOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Currency */
+            currency: string;
+            /** Hard Limit */
+            hard_limit: number;
+            /** Id */
+            id: string;
+            /** Period */
+            period: string;
+            /** Scope */
+            scope: string;
+            /** Soft Limit */
+            soft_limit: number;
+            /**
+             * Spent
+             * @description actual spend in the current period
+             */
+            spent: number;
+            /** Subject */
+            subject: string;
+        };
+        /** BudgetStatusOut */
+        BudgetStatusOut: {
+            /** Hard Limit */
+            hard_limit: number;
+            /** Id */
+            id: string;
+            /** Period */
+            period: string;
+            /** Scope */
+            scope: string;
+            /** Soft Limit */
+            soft_limit: number;
+            /** Spent */
+            spent: number;
+            /** Subject */
+            subject: string;
+        };
         /**
          * CalibrateKind
          * @enum {string}
          */
         CalibrateKind: "faces" | "voices";
+        /**
+         * Calibration
+         * @description ``p = 1 / (1 + exp(-(a * raw + b)))`` (Platt scaling).
+         */
+        Calibration: {
+            /**
+             * A
+             * @default 1
+             */
+            a: number;
+            /**
+             * B
+             * @default 0
+             */
+            b: number;
+            /**
+             * Method
+             * @default prior
+             * @enum {string}
+             */
+            method: "prior" | "platt";
+            /**
+             * Samples
+             * @default 0
+             */
+            samples: number;
+        };
         /** CardCountsOut */
         CardCountsOut: {
             /**
@@ -1463,6 +1989,11 @@ export interface components {
         };
         /** DashboardOut */
         DashboardOut: {
+            /**
+             * Gpus
+             * @description empty without an NVIDIA GPU
+             */
+            gpus?: components["schemas"]["GpuOut"][];
             jobs: components["schemas"]["JobCountsOut"];
             /** Models */
             models: components["schemas"]["ModelOut"][];
@@ -1473,6 +2004,45 @@ export interface components {
             storage: components["schemas"]["StorageOut"];
             /** Workers */
             workers: components["schemas"]["WorkerOut"][];
+        };
+        /** DecisionIn */
+        DecisionIn: {
+            /**
+             * Note
+             * @description optional to confirm; required to dismiss
+             */
+            note?: string | null;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Event */
+            event: string;
+            /** Event Id */
+            event_id: number;
+            /** Id */
+            id: number;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Status */
+            last_status: number | null;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** State */
+            state: string;
+            /** Webhook Id */
+            webhook_id: string;
         };
         /** EmotionDetection */
         EmotionDetection: {
@@ -1581,6 +2151,48 @@ export interface components {
          */
         ErrorOut: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /** EstimateOut */
+        EstimateOut: {
+            /**
+             * Amount
+             * @description estimated money; 0 on free local hardware
+             */
+            amount: number;
+            /** Analyzers */
+            analyzers: components["schemas"]["AnalyzerEstimateOut"][];
+            /**
+             * Budgets
+             * @description budgets that apply, with spend
+             */
+            budgets: components["schemas"]["BudgetStatusOut"][];
+            /**
+             * Confirmation Required
+             * @description above AIMA_COMPUTE__CONFIRM_ABOVE
+             */
+            confirmation_required: boolean;
+            /** Currency */
+            currency: string;
+            /**
+             * Device
+             * @description device class here (cpu, cuda:<gpu>) or provider:gpu_type
+             */
+            device: string;
+            /**
+             * Duration S
+             * @description estimated device seconds
+             */
+            duration_s: number;
+            /**
+             * Offers
+             * @description rented GPU offers, cheapest first
+             */
+            offers: components["schemas"]["OfferEstimateOut"][];
+            /**
+             * Warnings
+             * @description soft budget limits reached; a hard refusal
+             */
+            warnings: string[];
         };
         /**
          * FaceDetection
@@ -1779,6 +2391,32 @@ export interface components {
             /** State */
             state: string;
         };
+        /**
+         * GpuOut
+         * @description One NVIDIA GPU of the API's machine as NVML reports it (None: not supported there).
+         */
+        GpuOut: {
+            /** Index */
+            index: number;
+            /** Memory Total Bytes */
+            memory_total_bytes: number;
+            /** Memory Used Bytes */
+            memory_used_bytes: number;
+            /** Memory Utilization Pct */
+            memory_utilization_pct: number | null;
+            /** Name */
+            name: string;
+            /** Power Limit W */
+            power_limit_w: number | null;
+            /** Power W */
+            power_w: number | null;
+            /** Temperature C */
+            temperature_c: number | null;
+            /** Utilization Pct */
+            utilization_pct: number | null;
+            /** Uuid */
+            uuid: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1801,6 +2439,16 @@ export interface components {
             cancel_requested: boolean;
             /** Chunks */
             chunks: components["schemas"]["ChunkOut"][];
+            /** Confirmed At */
+            confirmed_at?: string | null;
+            /** Confirmed By */
+            confirmed_by?: string | null;
+            /**
+             * Cost Actual
+             * @description what it actually cost so far
+             * @default 0
+             */
+            cost_actual: number;
             /**
              * Created At
              * Format: date-time
@@ -1812,6 +2460,8 @@ export interface components {
             dead_letter: boolean;
             /** Error */
             error: string | null;
+            /** @description shown before it ran */
+            estimate?: components["schemas"]["EstimateOut"] | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
@@ -1835,6 +2485,8 @@ export interface components {
             progress: number;
             /** Progress Message */
             progress_message: string;
+            /** Project */
+            project?: string | null;
             /** Results */
             results: components["schemas"]["ResultOut"][];
             /** Started At */
@@ -1858,6 +2510,11 @@ export interface components {
              * @default 0
              */
             priority: number;
+            /**
+             * Project
+             * @description the project whose budget pays
+             */
+            project?: string | null;
         };
         /** JobOut */
         JobOut: {
@@ -1867,6 +2524,16 @@ export interface components {
             attempts: number;
             /** Cancel Requested */
             cancel_requested: boolean;
+            /** Confirmed At */
+            confirmed_at?: string | null;
+            /** Confirmed By */
+            confirmed_by?: string | null;
+            /**
+             * Cost Actual
+             * @description what it actually cost so far
+             * @default 0
+             */
+            cost_actual: number;
             /**
              * Created At
              * Format: date-time
@@ -1878,6 +2545,8 @@ export interface components {
             dead_letter: boolean;
             /** Error */
             error: string | null;
+            /** @description shown before it ran */
+            estimate?: components["schemas"]["EstimateOut"] | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
@@ -1901,6 +2570,8 @@ export interface components {
             progress: number;
             /** Progress Message */
             progress_message: string;
+            /** Project */
+            project?: string | null;
             /** Started At */
             started_at: string | null;
             /** State */
@@ -1915,7 +2586,7 @@ export interface components {
          * JobState
          * @enum {string}
          */
-        JobState: "queued" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
+        JobState: "awaiting_confirmation" | "queued" | "running" | "succeeded" | "partial" | "failed" | "cancelled";
         /** LatestJobOut */
         LatestJobOut: {
             /** Analyzers */
@@ -1960,6 +2631,18 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /** Logo */
+        Logo: {
+            /** Box */
+            box?: number[] | null;
+            /**
+             * Confirmed By Ocr
+             * @default false
+             */
+            confirmed_by_ocr: boolean;
+            /** Text */
+            text: string;
         };
         /**
          * MediaCardOut
@@ -2302,6 +2985,25 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** OfferEstimateOut */
+        OfferEstimateOut: {
+            /** Amount */
+            amount: number;
+            /** Available */
+            available: boolean;
+            /** Duration S */
+            duration_s: number;
+            /** Gpu Memory Gb */
+            gpu_memory_gb: number;
+            /** Gpu Type */
+            gpu_type: string;
+            /** Price Per Hour */
+            price_per_hour: number;
+            /** Provider */
+            provider: string;
+            /** Region */
+            region: string | null;
+        };
         /** Page[JobOut] */
         Page_JobOut_: {
             /** Items */
@@ -2343,6 +3045,21 @@ export interface components {
             result_id: string;
             /** Version */
             version: string;
+        };
+        /**
+         * PersonLook
+         * @description Clothing and visible actions of one person box (``ref`` "body:<i>" / "face:<i>":
+         *     the i-th box of that keyframe in the bodies/faces result).
+         */
+        PersonLook: {
+            /** Actions */
+            actions?: string[];
+            /** Box */
+            box: number[];
+            /** Clothing */
+            clothing?: string[];
+            /** Ref */
+            ref: string;
         };
         /** PersonOut */
         PersonOut: {
@@ -2450,6 +3167,11 @@ export interface components {
             analyzers?: string[] | null;
             /** Media Id */
             media_id: string;
+            /**
+             * Project
+             * @description whose budget would pay
+             */
+            project?: string | null;
         };
         /** PlanOut */
         PlanOut: {
@@ -2460,6 +3182,8 @@ export interface components {
             cost: components["schemas"]["CostOut"];
             /** Duration S */
             duration_s: number | null;
+            /** @description duration, device, money per offer, budget warnings */
+            estimate?: components["schemas"]["EstimateOut"] | null;
             /** Estimate S */
             estimate_s: number;
             /** Kind */
@@ -2535,6 +3259,35 @@ export interface components {
              */
             observations: number[];
         };
+        /** Restraint */
+        Restraint: {
+            /** Box */
+            box?: number[] | null;
+            /**
+             * Confidence
+             * @description calibrated
+             */
+            confidence: number;
+            /**
+             * Evidence
+             * @description blob key of the JPEG evidence
+             */
+            evidence?: string | null;
+            /** Label */
+            label: string;
+            /**
+             * Person
+             * @description ref of the person box it is on
+             */
+            person?: string | null;
+            /** Raw Confidence */
+            raw_confidence: number;
+            /**
+             * Ref
+             * @description stable within the result; the review item's ref
+             */
+            ref: string;
+        };
         /** ResultOut */
         ResultOut: {
             /** Accepted */
@@ -2558,7 +3311,7 @@ export interface components {
              * Data
              * @description the analyzer's typed result (discriminated by analyzer)
              */
-            data: (components["schemas"]["FacesResult"] | components["schemas"]["EmotionResult"] | components["schemas"]["BodiesResult"] | components["schemas"]["NsfwResult"] | components["schemas"]["OcrResult"] | components["schemas"]["ThumbnailsResult"] | components["schemas"]["VadResult"] | components["schemas"]["TranscribeResult"] | components["schemas"]["SpeakersResult"]) | {
+            data: (components["schemas"]["FacesResult"] | components["schemas"]["EmotionResult"] | components["schemas"]["BodiesResult"] | components["schemas"]["NsfwResult"] | components["schemas"]["OcrResult"] | components["schemas"]["ThumbnailsResult"] | components["schemas"]["VadResult"] | components["schemas"]["TranscribeResult"] | components["schemas"]["SpeakersResult"] | components["schemas"]["ScenesResult"]) | {
                 [key: string]: unknown;
             };
             /** Id */
@@ -2569,6 +3322,54 @@ export interface components {
             media_id: string;
             /** Model Id */
             model_id: string;
+        };
+        /** ReviewItemOut */
+        ReviewItemOut: {
+            /** Box */
+            box: number[] | null;
+            /**
+             * Confidence
+             * @description calibrated
+             */
+            confidence: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Evidence */
+            evidence: string | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Label */
+            label: string;
+            /** Media Id */
+            media_id: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Raw Confidence
+             * @description as the model said
+             */
+            raw_confidence: number | null;
+            /** Ref */
+            ref: string;
+            /** Result Id */
+            result_id: string;
+            /** State */
+            state: string;
+            /** T */
+            t: number;
         };
         /** RunningJobOut */
         RunningJobOut: {
@@ -2594,6 +3395,74 @@ export interface components {
             /** Worker */
             worker: string | null;
         };
+        /** SceneFrame */
+        SceneFrame: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** End */
+            end: number;
+            /**
+             * Error
+             * @description why this keyframe has no answer
+             */
+            error?: string | null;
+            /** Logos */
+            logos?: components["schemas"]["Logo"][];
+            /** Objects */
+            objects?: string[];
+            /** Persons */
+            persons?: components["schemas"]["PersonLook"][];
+            /**
+             * Repaired
+             * @default false
+             */
+            repaired: boolean;
+            /** Restraints */
+            restraints?: components["schemas"]["Restraint"][];
+            /**
+             * Shot
+             * @default 0
+             */
+            shot: number;
+            /** T */
+            t: number;
+        };
+        /** ScenesResult */
+        ScenesResult: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            analyzer: "scenes";
+            calibration?: components["schemas"]["Calibration"];
+            /**
+             * Failed Frames
+             * @default 0
+             */
+            failed_frames: number;
+            /** Frames */
+            frames?: components["schemas"]["SceneFrame"][];
+            /**
+             * Model
+             * @description the model as the server reported it
+             * @default unknown
+             */
+            model: string;
+            /**
+             * Prompt
+             * @description prompt id@version (provenance)
+             * @default
+             */
+            prompt: string;
+            /**
+             * Schema Version
+             * @default 1
+             */
+            schema_version: number;
+        };
         /** Segment */
         Segment: {
             /** Confidence */
@@ -2611,6 +3480,19 @@ export interface components {
             words?: components["schemas"]["Word"][];
         } & {
             [key: string]: unknown;
+        };
+        /** SentenceOut */
+        SentenceOut: {
+            /**
+             * Cites
+             * @description fact ids (F<n> in the dossier, M<n> for media)
+             */
+            cites: string[];
+            /**
+             * Text
+             * @description the sentence, ending with the fact ids it cites
+             */
+            text: string;
         };
         /** SessionOut */
         SessionOut: {
@@ -2763,6 +3645,61 @@ export interface components {
             /** Media Bytes */
             media_bytes: number;
         };
+        /** SummaryOut */
+        SummaryOut: {
+            /**
+             * Details
+             * @description rejected/dropped sentence counts, tokens, the extractive reason
+             */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Facts Hash
+             * @description sha256 of the fact set it was written from
+             */
+            facts_hash: string;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /**
+             * Label
+             * @description how to show it: the model and prompt, or why extractive
+             */
+            label: string;
+            /**
+             * Method
+             * @description llm, or extractive (fact statements, no model)
+             */
+            method: string;
+            /** Model */
+            model: string | null;
+            /**
+             * Prompt Version
+             * @description the prompt's id@version (llm only)
+             */
+            prompt_version: string | null;
+            /**
+             * Regenerated
+             * @description written by this request (it was missing or stale)
+             */
+            regenerated: boolean;
+            /** Sentences */
+            sentences: components["schemas"]["SentenceOut"][];
+            /** Subject Id */
+            subject_id: string;
+            /**
+             * Subject Type
+             * @description person or media
+             */
+            subject_type: string;
+            /** Text */
+            text: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** SyncOut */
         SyncOut: {
             /** Assigned */
@@ -2794,6 +3731,13 @@ export interface components {
             end: number;
             /** Jump */
             jump: string;
+            /**
+             * Matched By
+             * @default [
+             *       "fulltext"
+             *     ]
+             */
+            matched_by: ("fulltext" | "semantic")[];
             /** Media Id */
             media_id: string;
             /** Media Name */
@@ -2806,6 +3750,8 @@ export interface components {
             score: number;
             /** Segment Id */
             segment_id: number;
+            /** Similarity */
+            similarity?: number | null;
             /** Snippet */
             snippet: string;
             /** Source */
@@ -2821,12 +3767,19 @@ export interface components {
         TextSearchOut: {
             /** Limit */
             limit: number;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "fulltext" | "semantic" | "hybrid";
             /** Offset */
             offset: number;
             /** Query */
             query: string;
             /** Results */
             results: components["schemas"]["TextHitOut"][];
+            /** Semantic */
+            semantic: boolean;
         };
         /** ThumbnailCandidate */
         ThumbnailCandidate: {
@@ -3147,6 +4100,69 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** WebhookCreated */
+        WebhookCreated: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Events */
+            events: string[];
+            /** Id */
+            id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Project */
+            project: string | null;
+            /**
+             * Secret
+             * @description HMAC-SHA256 signing secret; shown once, store it now
+             */
+            secret: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookIn */
+        WebhookIn: {
+            /**
+             * Events
+             * @description kinds (job.succeeded, job.partial, job.failed, job.cancelled, flag.raised, person.matched), families like 'job.*', or '*'; empty: all
+             */
+            events?: string[];
+            /**
+             * Project
+             * @description only this project
+             */
+            project?: string | null;
+            /**
+             * Url
+             * @description http(s) URL that receives signed POSTs
+             */
+            url: string;
+        };
+        /** WebhookOut */
+        WebhookOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Events */
+            events: string[];
+            /** Id */
+            id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Project */
+            project: string | null;
+            /** Url */
+            url: string;
+        };
         /** Word */
         Word: {
             /** Confidence */
@@ -3247,6 +4263,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    anchor_audit_api_v1_audit_anchor_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
@@ -3514,6 +4552,233 @@ export interface operations {
             };
         };
     };
+    list_backups_api_v1_backups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+        };
+    };
+    create_backup_api_v1_backups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    list_budgets_api_v1_budgets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetOut"][];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_budget_api_v1_budgets_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetOut"];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: a parameter or body field is out of range or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cost_model_api_v1_budgets_costs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyzerCostOut"][];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_budget_api_v1_budgets__budget_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                budget_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     calibrations_api_v1_calibration_get: {
         parameters: {
             query?: never;
@@ -3711,13 +4976,40 @@ export interface operations {
                     "application/json": components["schemas"]["JobOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description over budget: the job would pass a hard spending limit */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: a parameter or body field is out of range or malformed */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3879,6 +5171,73 @@ export interface operations {
             };
         };
     };
+    confirm_api_v1_jobs__job_id__confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description over budget: the job would pass a hard spending limit */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     events_api_v1_jobs__job_id__events_get: {
         parameters: {
             query?: {
@@ -3938,6 +5297,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reject_api_v1_jobs__job_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4346,6 +5763,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResultOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    media_summary_api_v1_media__media_id__summary_get: {
+        parameters: {
+            query?: {
+                /** @description write a new summary even if the stored one is fresh */
+                refresh?: boolean;
+            };
+            header?: never;
+            path: {
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryOut"];
                 };
             };
             /** @description Validation Error */
@@ -4970,6 +6421,40 @@ export interface operations {
             };
         };
     };
+    person_summary_api_v1_persons__person_id__summary_get: {
+        parameters: {
+            query?: {
+                /** @description write a new summary even if the stored one is fresh */
+                refresh?: boolean;
+            };
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     accept_api_v1_results__result_id__accept_post: {
         parameters: {
             query?: never;
@@ -4989,6 +6474,170 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ResultOut"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_items_api_v1_review_get: {
+        parameters: {
+            query?: {
+                state?: ("unreviewed" | "confirmed" | "dismissed") | null;
+                media_id?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_item_api_v1_review__item_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    confirm_api_v1_review__item_id__confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dismiss_api_v1_review__item_id__dismiss_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evidence_api_v1_review__item_id__evidence_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -5041,11 +6690,13 @@ export interface operations {
             query: {
                 /** @description words, "a phrase", pre* */
                 q: string;
-                /** @description repeatable; default both */
-                source?: ("transcript" | "ocr")[] | null;
+                /** @description repeatable; default all */
+                source?: ("transcript" | "ocr" | "scene" | "object")[] | null;
                 media_id?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description fulltext: words (stemmed per language); semantic: meaning (embeddings, English); hybrid: both, reciprocal rank fusion. Default: hybrid when semantic search is on, else fulltext */
+                mode?: ("fulltext" | "semantic" | "hybrid") | null;
             };
             header?: never;
             path?: never;
@@ -5212,6 +6863,272 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_webhooks_api_v1_webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"][];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_webhook_api_v1_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: a parameter or body field is out of range or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_v1_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"][];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: a parameter or body field is out of range or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_delivery_api_v1_webhooks__webhook_id__deliveries__delivery_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description not authenticated: no or an invalid token or session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: a parameter or body field is out of range or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router";
 import { type Permission, useMe } from "../api";
 import { AuditTab } from "./admin/AuditTab";
+import { BudgetsTab } from "./admin/BudgetsTab";
 import { NotAllowed } from "./admin/NotAllowed";
 import { SettingsTab } from "./admin/SettingsTab";
 import { ModelsTab, WorkersTab } from "./admin/SystemTabs";
@@ -17,6 +18,7 @@ const TABS = [
   { key: "settings", permission: "users:manage", panel: <SettingsTab /> },
   { key: "models", permission: "system:read", panel: <ModelsTab /> },
   { key: "workers", permission: "system:read", panel: <WorkersTab /> },
+  { key: "budgets", permission: "budgets:manage", panel: <BudgetsTab /> },
 ] as const satisfies readonly { key: string; permission: Permission; panel: React.ReactNode }[];
 
 export default function AdminPage() {

@@ -14,6 +14,8 @@ import { TimelineLanes } from "./media/TimelineLanes";
 import { TranscriptPanel } from "./media/TranscriptPanel";
 import { usePlayer } from "./media/usePlayer";
 import { PageFrame } from "./PagePlaceholder";
+import { SummaryPanel } from "./summary/SummaryPanel";
+import { MediaJobs } from "./jobs/MediaJobs";
 import "./media/media.css";
 
 export default function MediaPage() {
@@ -113,6 +115,14 @@ export default function MediaPage() {
       <Paper withBorder p="sm">
         <TimelineLanes mediaId={id} lanes={lanes} end={end} time={player.time} onSeek={player.seek} />
       </Paper>
+      <Grid gap="md">
+        <Grid.Col span={{ base: 12, md: 7 }}>
+          <SummaryPanel subject={{ kind: "media", id }} />
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, md: 5 }}>
+          <MediaJobs mediaId={id} />
+        </Grid.Col>
+      </Grid>
     </PageFrame>
   );
 }

@@ -13,6 +13,7 @@ import { LinksPanel } from "./people/LinksPanel";
 import { ObservationList } from "./people/ObservationList";
 import { RenameInline } from "./people/RenameInline";
 import { SeenBefore } from "./people/SeenBefore";
+import { SummaryPanel } from "./summary/SummaryPanel";
 import { artifactUrl, type Person, personLabel, seconds } from "./people/types";
 
 function Header({ person, canManage }: { person: Person; canManage: boolean }) {
@@ -63,6 +64,7 @@ function PersonDetail({ id }: { id: string }) {
       {person ? (
         <>
           <Header person={person} canManage={canManage} />
+          <SummaryPanel subject={{ kind: "person", id: person.id }} linkFacts />
           <SimpleGrid cols={{ base: 1, md: 2 }} spacing="lg">
             <DossierView personId={person.id} />
             <Stack gap="lg">

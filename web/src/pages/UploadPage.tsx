@@ -64,7 +64,7 @@ export default function UploadPage() {
       const { data, error } = await client.POST("/api/v1/jobs", {
         body: { media_id: media.mediaId, analyzers: selected ?? undefined, priority },
       });
-      if (data) jobs.push({ jobId: data.id, mediaId: media.mediaId, name: media.name });
+      if (data) jobs.push({ jobId: data.id, mediaId: media.mediaId, name: media.name, state: data.state });
       else setStartError(t("upload.startFailed", { reason: errorMessage(error) }));
     }
     setStarted(jobs);

@@ -36,10 +36,11 @@ describe("login form", () => {
 
 describe("role-aware navigation", () => {
   it.each([
-    ["admin", "admin-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Admin"]],
+    ["admin", "admin-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]],
+    ["ana", "analyst-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]],
     ["vera", "viewer-pw", ["Dashboard", "Library", "People", "Search"]],
     ["uli", "uploader-pw", ["Dashboard", "Upload", "Library", "Search"]],
-    ["audrey", "auditor-pw", ["Dashboard", "Admin"]],
+    ["audrey", "auditor-pw", ["Dashboard", "Review", "Admin"]],
   ])("%s sees only the pages their role may use", async (username, password, expected) => {
     const { user } = renderApp({ path: "/login" });
     await logIn(user, screen, username, password);
@@ -83,7 +84,7 @@ describe("language switch", () => {
     await screen.findByText("Signed in as admin");
     await user.selectOptions(screen.getByRole("combobox", { name: "Language" }), "de");
     await waitFor(() =>
-      expect(navLinks("Hauptnavigation")).toEqual(["Übersicht", "Hochladen", "Bibliothek", "Personen", "Suche", "Verwaltung"]),
+      expect(navLinks("Hauptnavigation")).toEqual(["Übersicht", "Hochladen", "Bibliothek", "Personen", "Suche", "Prüfung", "Verwaltung"]),
     );
     expect(screen.getByRole("heading", { level: 2, name: "Übersicht" })).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Abmelden" })).toBeInTheDocument();

@@ -23,10 +23,13 @@ const readCsrf = () =>
     .map((part) => part.trim().split("="))
     .find(([key]) => key === CSRF_COOKIE)?.[1] ?? null;
 
-const json = (status: number, body: unknown) =>
+/** Extra endpoints a test serves for a signed-in user: a Response, or null for "not found". */
+export type FakeRoutes = (request: Request, path: string, user: FakeUser) => Promise<Response | null> | Response | null;
+
+export const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-export function fakeServer(users: FakeUser[]): FakeServer {
+export function fakeServer(users: FakeUser[], routes?: FakeRoutes): FakeServer {
   const access = new Map<string, FakeUser>();
   const refresh = new Map<string, FakeUser>();
   let n = 0;
@@ -103,6 +106,8 @@ export function fakeServer(users: FakeUser[]): FakeServer {
       if (request.method === "GET" && path === "/api/v1/auth/me") {
         return json(200, { user_id: `usr_${user.username}`, username: user.username, role: user.role });
       }
+      const answer = routes ? await routes(request, path, user) : null;
+      if (answer) return answer;
       return json(404, { error: { code: "not_found" } });
     },
   };
@@ -114,4 +119,5 @@ export const USERS: FakeUser[] = [
   { username: "vera", password: "viewer-pw", role: "viewer" },
   { username: "uli", password: "uploader-pw", role: "uploader" },
   { username: "audrey", password: "auditor-pw", role: "auditor" },
+  { username: "ana", password: "analyst-pw", role: "analyst" },
 ];

@@ -3,10 +3,10 @@ import userEvent from "@testing-library/user-event";
 import { createApi, createQueryClient } from "../api";
 import { App } from "../App";
 import { createI18n, type Language } from "../i18n";
-import { fakeServer, USERS } from "./fakeApi";
+import { type FakeRoutes, fakeServer, USERS } from "./fakeApi";
 
-export function renderApp(options: { path?: string; language?: Language } = {}) {
-  const server = fakeServer(USERS);
+export function renderApp(options: { path?: string; language?: Language; routes?: FakeRoutes } = {}) {
+  const server = fakeServer(USERS, options.routes);
   const api = createApi({ fetch: server.fetch });
   const queryClient = createQueryClient();
   queryClient.setDefaultOptions({ queries: { retry: false } });

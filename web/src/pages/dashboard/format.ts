@@ -1,5 +1,5 @@
 // Numbers, sizes, durations and times for people, in the page's language.
-export const JOB_STATES = ["queued", "running", "succeeded", "partial", "failed", "cancelled"] as const;
+export const JOB_STATES = ["awaiting_confirmation", "queued", "running", "succeeded", "partial", "failed", "cancelled"] as const;
 export type JobStateName = (typeof JOB_STATES)[number];
 
 export function isJobState(value: unknown): value is JobStateName {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boxesAt, buildLanes, clock, faceFrames, indexAt, resultCounts, type ResultOut, type Timeline } from "./model";
+import { boxesAt, buildLanes, clock, faceFrames, indexAt, openSpans, resultCounts, type ResultOut, type Timeline } from "./model";
 
 describe("media model", () => {
   it("builds one face lane per person, named speakers and the other lanes", () => {
@@ -58,5 +58,23 @@ describe("media model", () => {
     ];
     expect([indexAt(items, 0.5), indexAt(items, 1.5), indexAt(items, 2), indexAt(items, 9)]).toEqual([0, -1, 1, -1]);
     expect([clock(65), clock(3723)]).toEqual(["1:05", "1:02:03"]);
+  });
+});
+
+describe("open lanes (scenes analyzer)", () => {
+  it("reads scenes and restraint flags the schema leaves untyped, skipping malformed items", () => {
+    const timeline = {
+      media: { duration_s: 10 },
+      tracks: {
+        scenes: [{ start: 1, end: 3, description: "a hallway" }, { start: "x", end: 2 }],
+        restraints: [{ start: 2, end: 2, label: "handcuffs", text: "handcuffs (unreviewed, 0.40)" }],
+      },
+    } as unknown as Timeline;
+    const lanes = buildLanes(timeline);
+    expect(lanes.map((l) => [l.kind, l.spans.map((s) => s.label)])).toEqual([
+      ["scenes", ["a hallway"]],
+      ["restraints", ["handcuffs (unreviewed, 0.40)"]],
+    ]);
+    expect(openSpans("nope", () => "")).toEqual([]);
   });
 });

@@ -6,7 +6,17 @@ export type TranscriptItem = components["schemas"]["TranscriptLaneItem"];
 export type FaceItem = components["schemas"]["FaceLaneItem"];
 export type ResultOut = components["schemas"]["ResultOut"];
 
-export type LaneKind = "faces" | "emotions" | "bodies" | "objects" | "speakers" | "speech" | "ocr" | "nsfw";
+export type LaneKind =
+  | "faces"
+  | "emotions"
+  | "bodies"
+  | "objects"
+  | "speakers"
+  | "speech"
+  | "ocr"
+  | "nsfw"
+  | "scenes"
+  | "restraints";
 
 export interface Span {
   start: number;
@@ -35,6 +45,8 @@ export const LANE_COLORS: Record<LaneKind, string> = {
   speech: "#495057",
   ocr: "#a61e4d",
   nsfw: "#c92a2a",
+  scenes: "#364fc7",
+  restraints: "#862e9c",
 };
 
 const byStart = (a: Span, b: Span) => a.start - b.start;
@@ -86,8 +98,25 @@ export function buildLanes(timeline: Timeline): Lane[] {
     "nsfw",
     (tracks.nsfw ?? []).map((n) => ({ start: n.start, end: n.end, label: (n.labels ?? []).join(", ") })),
   );
+  // lanes the typed schema leaves open (the scenes analyzer's): read defensively
+  add("scenes", openSpans(tracks["scenes"], (item) => text(item["description"])));
+  add("restraints", openSpans(tracks["restraints"], (item) => text(item["text"]) || text(item["label"])));
   for (const lane of lanes) lane.spans.sort(byStart);
   return lanes;
+}
+
+const text = (value: unknown): string => (typeof value === "string" ? value : "");
+
+/** Spans of a lane the OpenAPI document types only as "unknown": items with numeric start/end. */
+export function openSpans(value: unknown, label: (item: Record<string, unknown>) => string): Span[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((raw: unknown) => {
+    if (typeof raw !== "object" || raw === null) return [];
+    const item = raw as Record<string, unknown>;
+    const { start, end } = item;
+    if (typeof start !== "number" || typeof end !== "number") return [];
+    return [{ start, end: Math.max(start, end), label: label(item) }];
+  });
 }
 
 /** The end of the time axis: the media's duration, else the last thing on any lane. */

@@ -3,6 +3,7 @@ import { Anchor, Button, Group, List, Stack, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 import { useApi } from "../../api";
+import { factAnchor } from "../summary/SummaryPanel";
 import { type Dossier, type Fact, mediaLink } from "./types";
 
 const SECTIONS = [
@@ -26,7 +27,7 @@ function timestamp(t: number): string {
 function FactItem({ fact }: { fact: Fact }) {
   const { t } = useTranslation();
   return (
-    <List.Item>
+    <List.Item id={factAnchor(fact.id)} tabIndex={-1}>
       <Text size="sm" span>
         {fact.statement}{" "}
       </Text>

@@ -1,13 +1,18 @@
 // Search transcripts and on-screen text; every hit opens the media view at its moment.
-import { Alert, Anchor, Badge, Button, Group, Paper, Stack, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Paper, SegmentedControl, Stack, Text, TextInput } from "@mantine/core";
 import { type FormEvent, useState } from "react";
+import { type TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 import { type components, useApi } from "../../api";
 import { apiMessage, clock, LIST, mediaLink, snippetParts } from "./types";
 
 type TextHit = components["schemas"]["TextHitOut"];
+type Mode = components["schemas"]["TextSearchOut"]["mode"];
+const MODES: readonly Mode[] = ["fulltext", "semantic", "hybrid"];
+const isMode = (value: string): value is Mode => (MODES as readonly string[]).includes(value);
 const PAGE = 20;
+const SOURCE_COLORS: Record<string, string> = { ocr: "grape", scene: "teal", object: "orange" };
 
 export function TextSearch() {
   const { t } = useTranslation();
@@ -15,10 +20,12 @@ export function TextSearch() {
   const [draft, setDraft] = useState("");
   const [query, setQuery] = useState("");
   const [offset, setOffset] = useState(0);
+  // null: the API's default (hybrid when semantic search is on, else full text)
+  const [mode, setMode] = useState<Mode | null>(null);
   const hits = $api.useQuery(
     "get",
     "/api/v1/search/text",
-    { params: { query: { q: query, limit: PAGE, offset } } },
+    { params: { query: { q: query, limit: PAGE, offset, mode: mode ?? undefined } } },
     { enabled: query !== "" },
   );
 
@@ -45,6 +52,25 @@ export function TextSearch() {
           <Button type="submit" disabled={draft.trim() === ""} loading={hits.isFetching}>
             {t("search.text.submit")}
           </Button>
+        </Group>
+        <Group gap="sm" mt="sm" align="center">
+          <Text size="sm" fw={500} id="text-search-mode">
+            {t("search.text.mode")}
+          </Text>
+          <SegmentedControl
+            aria-labelledby="text-search-mode"
+            value={mode ?? hits.data?.mode ?? ""}
+            onChange={(value) => {
+              if (!isMode(value)) return;
+              setMode(value);
+              setOffset(0);
+            }}
+            data={MODES.map((value) => ({
+              value,
+              label: t(`search.text.modes.${value}`),
+              disabled: hits.data?.semantic === false && value !== "fulltext",
+            }))}
+          />
         </Group>
       </form>
       {hits.isError ? (
@@ -92,9 +118,14 @@ function TextHitCard({ hit }: { hit: TextHit }) {
           <Anchor component={Link} to={mediaLink(hit.media_id, hit.start)} fw={600} style={{ overflowWrap: "anywhere" }}>
             {t("search.hitAt", { media: hit.media_name ?? hit.media_id, time: clock(hit.start) })}
           </Anchor>
-          <Badge variant="light" color={hit.source === "ocr" ? "grape" : "blue"}>
-            {hit.source === "ocr" ? t("search.text.ocr") : t("search.text.transcript")}
+          <Badge variant="light" color={SOURCE_COLORS[hit.source] ?? "blue"}>
+            {sourceLabel(t, hit.source)}
           </Badge>
+          {hit.matched_by.map((how) => (
+            <Badge key={how} variant="outline" color={how === "semantic" ? "violet.9" : "gray.8"} data-testid="matched-by">
+              {t(`search.text.foundBy.${how}`)}
+            </Badge>
+          ))}
           {who ? (
             <Text size="sm" c="dimmed">
               {t("search.text.speaker", { name: who })}
@@ -107,4 +138,11 @@ function TextHitCard({ hit }: { hit: TextHit }) {
       </Stack>
     </Paper>
   );
+}
+
+function sourceLabel(t: TFunction, source: string): string {
+  if (source === "ocr") return t("search.text.ocr");
+  if (source === "scene") return t("search.text.scene");
+  if (source === "object") return t("search.text.object");
+  return t("search.text.transcript");
 }

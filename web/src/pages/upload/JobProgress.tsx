@@ -5,17 +5,34 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 import { followJob, type StreamState, useApi } from "../../api";
 import { isJobState, percent, stateColor } from "../dashboard/format";
+import { JobCost } from "../jobs/JobCost";
+import { awaitingConfirmation } from "../jobs/money";
 
 export interface StartedJob {
   jobId: string;
   mediaId: string;
   name: string;
+  /** As POST /jobs answered: "awaiting_confirmation" when its cost must be accepted first. */
+  state?: string;
 }
+
+const TERMINAL = new Set(["succeeded", "partial", "failed", "cancelled"]);
 
 export function JobProgress({ job }: { job: StartedJob }) {
   const { t } = useTranslation();
-  const { session } = useApi();
-  const [state, setState] = useState("queued");
+  const { session, $api } = useApi();
+  const [state, setState] = useState(job.state ?? "queued");
+  const detail = $api.useQuery(
+    "get",
+    "/api/v1/jobs/{job_id}",
+    { params: { path: { job_id: job.jobId } } },
+    { enabled: awaitingConfirmation(state) || TERMINAL.has(state) },
+  );
+  const { refetch } = detail;
+  useEffect(() => {
+    // the cost so far is only final once the job ended
+    if (TERMINAL.has(state)) void refetch();
+  }, [state, refetch]);
   const [progress, setProgress] = useState(0);
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -52,6 +69,9 @@ export function JobProgress({ job }: { job: StartedJob }) {
           </Badge>
         </Group>
       </Group>
+      {detail.data && (awaitingConfirmation(state) || TERMINAL.has(state)) ? (
+        <JobCost job={{ ...detail.data, state }} onDecided={(decided) => setState(decided.state)} />
+      ) : null}
       <Progress value={percent(progress)} aria-label={t("upload.progressLabel", { name: job.name })} />
       {message ? (
         <Text size="xs" c="dimmed">

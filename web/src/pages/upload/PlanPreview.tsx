@@ -5,6 +5,8 @@ import { useTranslation } from "react-i18next";
 import { type components, useApi } from "../../api";
 import { formatDuration, INFO_COLOR, NEUTRAL_COLOR } from "../dashboard/format";
 import { ScrollTable } from "../dashboard/ScrollTable";
+import { EstimateView } from "../jobs/EstimateView";
+import { combineEstimates } from "../jobs/money";
 
 type Plan = components["schemas"]["PlanOut"];
 const STATUSES = ["run", "reused", "disabled", "skipped"] as const;
@@ -49,6 +51,7 @@ export function PlanPreview({ mediaIds, analyzers }: { mediaIds: string[]; analy
   const pending = results.some((r) => r.isPending);
   const rows = aggregate(plans);
   const total = plans.reduce((sum, plan) => sum + plan.estimate_s, 0);
+  const estimate = combineEstimates(plans.flatMap((plan) => (plan.estimate ? [plan.estimate] : [])));
   return (
     <Paper withBorder p="md" radius="md" component="section" aria-labelledby="upload-plan-title">
       <Stack gap="sm">
@@ -95,6 +98,14 @@ export function PlanPreview({ mediaIds, analyzers }: { mediaIds: string[]; analy
           <Text size="sm" fw={600} data-testid="plan-total">
             {t("upload.planTotal", { duration: formatDuration(total), count: plans.length })}
           </Text>
+        ) : null}
+        {estimate ? (
+          <Stack gap={4} component="section" aria-label={t("cost.estimateTitle")}>
+            <Text size="sm" fw={600}>
+              {t("cost.estimateTitle")}
+            </Text>
+            <EstimateView estimate={estimate} />
+          </Stack>
         ) : null}
       </Stack>
     </Paper>
