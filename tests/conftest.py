@@ -47,11 +47,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # before any test module builds settings: the per-user default must never be used here
     _SESSION_DATA_DIR = tempfile.mkdtemp(prefix="aima-test-data-")
     os.environ["AIMA_DATA_DIR"] = _SESSION_DATA_DIR
+    # the audit key (and its anchors) live outside any data dir, never in the user's config
+    os.environ["AIMA_AUDIT__KEY_FILE"] = os.path.join(_SESSION_DATA_DIR + "-keys", "audit.key")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _SESSION_DATA_DIR:
         shutil.rmtree(_SESSION_DATA_DIR, ignore_errors=True)
+        shutil.rmtree(_SESSION_DATA_DIR + "-keys", ignore_errors=True)
 
 
 def _admin_conninfo() -> str:
@@ -138,6 +141,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         },
         "worker": {"embedded": False, "poll_interval_s": 0.1},
         "log_level": "WARNING",
+        # beside the data dir, not in it: the audit key must live outside the library
+        "audit": {"key_file": data_dir.parent / f"{data_dir.name}-keys" / "audit.key"},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -195,3 +200,24 @@ def s3_blob_settings(endpoint: str, bucket: str | None = None) -> dict[str, Any]
         "s3_access_key": "testing",
         "s3_secret_key": "testing",
     }
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """The real llama.cpp OpenAI-compatible server (SmolLM2-135M, 2 threads) for the session.
+
+    Returns its base URL (``http://127.0.0.1:<port>/v1``). Without llama-cpp-python or the
+    model package the tests skip with the reason, except under CI where they fail.
+    """
+    from tests.llm_server import LlamaServerUnavailable, start_llama_server
+
+    try:
+        server = start_llama_server()
+    except LlamaServerUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true" or "installed" not in str(exc):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield server.base_url
+    finally:
+        server.stop()

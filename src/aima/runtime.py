@@ -9,26 +9,45 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from aima.analyzers.base import AnalyzerServices
 from aima.analyzers.registry import AnalyzerRegistry
+from aima.compute.budgets import BudgetBook, SpendMeter
+from aima.compute.costs import CostModel
+from aima.compute.estimate import Estimator
+from aima.compute.executors import Executor, build_executor
+from aima.compute.fleet import CachedPrices, build_fleet
+from aima.compute.inprocess import InProcessExecutor
 from aima.core.errors import ConfigError
 from aima.core.logging import configure_logging
 from aima.core.settings import Settings, load_settings
 from aima.identity.calibration import load_stored
 from aima.identity.engine import IdentityEngine
+from aima.inference.text_embed import make_text_embedder
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import JobState
+from aima.llm import LlmClients, build_clients
 from aima.pipeline.runner import JobRunner
 from aima.pipeline.worker import Worker, WorkerPool
+from aima.security.audit import KEYRING
+from aima.security.audit_anchor import AuditTrail
+from aima.security.audit_keys import load_keyring
+from aima.security.ratelimit import make_counter
 from aima.security.secrets import jwt_secret
 from aima.security.tokens import TokenCodec
+from aima.services.amqp_events import AmqpPublisher
+from aima.services.budgets import BudgetService
+from aima.services.events import EventPump
 from aima.services.ingest import IngestService
 from aima.services.jobs import JobService
 from aima.services.media import MediaService
 from aima.services.persons import PersonService
+from aima.services.review import ReviewService
 from aima.services.search import SearchService
+from aima.services.summaries import SummaryService
 from aima.services.system import SystemService
 from aima.services.timeline import TimelineService
 from aima.services.users import UserService
+from aima.services.webhooks import WebhookService
 from aima.store import migrate
 from aima.store.blobs import BlobStore, LocalBlobStore
 from aima.store.db import Database
@@ -55,7 +74,14 @@ class Runtime:
     identity: IdentityEngine
     persons: PersonService
     search: SearchService
+    llm: LlmClients
+    review: ReviewService
+    summaries: SummaryService
+    budgets: BudgetService
+    webhooks: WebhookService
+    events: EventPump
     pool: WorkerPool | None = field(default=None)
+    executor: Executor = field(default_factory=InProcessExecutor)
 
     def make_worker(self, worker_id: str | None = None) -> Worker:
         return Worker(
@@ -78,16 +104,34 @@ class Runtime:
             self.identity.sync()
         except Exception:
             log.exception("identity sync failed; it will be retried", extra={"job_id": job_id})
+        try:
+            self.system.anchor_audit_if_due(self.settings.audit.anchor_interval_s)
+        except Exception:
+            log.exception("audit anchoring failed; it will be retried", extra={"job_id": job_id})
+        try:
+            self.review.sync()  # restraint flags of new scenes results enter the queue
+        except Exception:
+            log.exception("review queue sync failed; it will be retried", extra={"job_id": job_id})
+        try:  # stored summaries whose facts changed: an extractive refresh, no model call
+            if job_id is not None:
+                self.summaries.refresh_after_job(job_id)
+        except Exception:
+            log.exception("summary refresh failed; read it to rewrite", extra={"job_id": job_id})
+        self.events.nudge()  # webhooks and AMQP from the outbox; never raises or waits
 
     def start_workers(self) -> None:
         if self.pool is None:
             self.pool = WorkerPool(lambda _i: self.make_worker(), self.settings.worker.concurrency)
             self.pool.start()
+            self.events.start()  # retries come due without a job finishing
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.stop()
             self.pool = None
+        self.events.stop()
+        self.executor.close()
+        self.llm.close()
         self.vectors.close()
         self.db.dispose()
 
@@ -111,15 +155,22 @@ def make_blob_store(settings: Settings) -> BlobStore:
 
 def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) -> Runtime:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
+    keyring = load_keyring(settings)  # the audit chain's key, held outside the database
+    db.info[KEYRING] = keyring
     if upgrade_db:
         migrate.upgrade(db)
     elif not migrate.is_current(db):
         raise ConfigError("the database schema is not current; run `aima db upgrade`")
     blobs = make_blob_store(settings)
-    registry = AnalyzerRegistry(settings)
+    llm = build_clients(settings, db)
+    review = ReviewService(db, blobs)
+    registry = AnalyzerRegistry(
+        settings,
+        services=AnalyzerServices(llm=llm, review_decisions=lambda _name: review.decisions()),
+    )
     ledger = Ledger(db, settings.jobs)
     codec = TokenCodec(
         jwt_secret(settings),
@@ -130,24 +181,71 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
     )
     load_stored(db)  # thresholds calibrated on the user's data (aima calibrate)
     vectors = make_vector_store(settings, db)
-    identity = IdentityEngine(db, vectors, settings.identity)
-    return Runtime(
+    text_embedder = make_text_embedder(  # None: semantic search off
+        settings.search.semantic, registry.models, settings.search.embed_batch
+    )
+    identity = IdentityEngine(db, vectors, settings.identity, text_embedder)
+    executor = build_executor(settings)  # in-process, or Ray actors (connected on first use)
+    summaries = SummaryService(db, TimelineService(db), llm.text)
+    costs = CostModel(db)  # measured device seconds per analyzer (compute/costs.py)
+    budget_book = BudgetBook(db, currency=settings.compute.currency)
+    spend_meter = SpendMeter(costs, budget_book, settings.compute)
+    webhooks = WebhookService(db, settings.events)
+    amqp_url = settings.events.amqp_url
+    amqp = (
+        AmqpPublisher(
+            db,
+            amqp_url.get_secret_value(),
+            settings.events.amqp_exchange,
+            batch=settings.events.amqp_batch,
+        )
+        if amqp_url is not None
+        else None
+    )
+    rt = Runtime(
         settings=settings,
         db=db,
         blobs=blobs,
         registry=registry,
         ledger=ledger,
-        runner=JobRunner(db, ledger, registry, blobs, settings.decode),
-        users=UserService(db, codec, settings.auth),
+        runner=JobRunner(db, ledger, registry, blobs, settings.decode, executor, spend=spend_meter),
+        users=UserService(db, codec, settings.auth, counter=make_counter(settings.redis_url)),
         ingest=IngestService(
             db, blobs, settings.limits, ledger, registry, settings.jobs.default_analyzers
         ),
-        jobs=JobService(db, ledger, registry),
+        jobs=JobService(
+            db,
+            ledger,
+            registry,
+            # live offers of the configured GPU providers (none configured: no offers, no calls)
+            estimator=Estimator(
+                costs, settings.compute, prices=CachedPrices(build_fleet(settings, db))
+            ),
+            budgets=budget_book,
+        ),
         media=MediaService(db, blobs),
         timelines=TimelineService(db),
         vectors=vectors,
         identity=identity,
-        persons=PersonService(db, identity),
-        search=SearchService(db, identity, registry, settings.limits, settings.decode),
-        system=SystemService(db, blobs, worker_stale_s=max(30.0, 3 * settings.jobs.heartbeat_s)),
+        persons=PersonService(db, identity, summaries),
+        search=SearchService(
+            db, identity, registry, settings.limits, settings.decode, executor, settings.search
+        ),
+        system=SystemService(
+            db,
+            blobs,
+            worker_stale_s=max(30.0, 3 * settings.jobs.heartbeat_s),
+            audit_trail=AuditTrail.from_settings(db, keyring, settings),
+            data_dir=settings.data_dir,
+            min_free_bytes=settings.limits.min_free_bytes,
+        ),
+        executor=executor,
+        llm=llm,
+        review=review,
+        summaries=summaries,
+        budgets=BudgetService(db, budget_book, costs),
+        webhooks=webhooks,
+        events=EventPump(webhooks, amqp, interval_s=settings.events.poll_interval_s),
     )
+    rt.ingest.gate = rt.jobs.estimate_new  # upload-time jobs pass the same cost gate
+    return rt

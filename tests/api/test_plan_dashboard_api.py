@@ -12,7 +12,7 @@ from aima.core.clock import utcnow
 from aima.runtime import Runtime
 from aima.services.jobs import PRIOR_SECONDS
 from aima.services.system import model_status
-from aima.store.models import Job, JobChunk, WorkerHeartbeat
+from aima.store.models import AnalyzerCost, Job, WorkerHeartbeat
 from tests.api.helpers import Api, TestClient
 from tests.api.library_fixtures import seed_library
 
@@ -71,7 +71,8 @@ def _plan_checks(api: Api, samples: dict[str, bytes]) -> None:
     }
     assert api.count(Job) == jobs_before  # a preview queues nothing
 
-    # measured chunk durations refine the prior: 3 prior "chunks" + 1 measured of 4.2 s
+    # measured chunks (the cost model, compute/costs.py) refine the prior: 3 prior "chunks"
+    # + 1 measured of 4.2 s
     r = api.client.post(
         "/api/v1/jobs",
         json={"media_id": media_id, "analyzers": ["thumbnails"]},
@@ -80,8 +81,9 @@ def _plan_checks(api: Api, samples: dict[str, bytes]) -> None:
     assert r.status_code == 201
     assert api.run_jobs() == 1
     with api.runtime.db.session() as s:
-        chunk = s.query(JobChunk).filter_by(job_id=r.json()["id"], analyzer="thumbnails").one()
-        chunk.duration_s = 4.2
+        cost = s.query(AnalyzerCost).filter_by(analyzer="thumbnails", unit="image").one()
+        assert cost.samples == 1  # the runner taught the cost model that chunk
+        cost.cpu_s = 4.2
     thumbs = {a["name"]: a for a in _plan(api, who, media_id, ["thumbnails"])["analyzers"]}[
         "thumbnails"
     ]

@@ -24,6 +24,10 @@ DUMMY_PATH_PARAMS = {
     "link_id": "lnk_00000000000000000000000000000000",
     "correction_id": "cor_00000000000000000000000000000000",
     "kind": "faces",
+    "budget_id": "bud_00000000000000000000000000000000",
+    "item_id": "rev_00000000000000000000000000000000",
+    "webhook_id": "whk_00000000000000000000000000000000",
+    "delivery_id": "1",
 }
 _counter = itertools.count()
 
@@ -40,6 +44,9 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
             "json": {"media_id": DUMMY_PATH_PARAMS["media_id"]}
         },
         ("PATCH", "/api/v1/jobs/{job_id}"): lambda: {"json": {"priority": 1}},
+        ("PUT", "/api/v1/budgets"): lambda: {
+            "json": {"scope": "project", "subject": "p", "soft_limit": 1, "hard_limit": 2}
+        },
         ("POST", "/api/v1/users"): lambda: {
             "json": {"username": f"made-{next(_counter)}", "password": PASSWORD, "role": "viewer"}
         },
@@ -58,6 +65,9 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
             "files": {"file": ("s.zip", samples["text"])}
         },
         ("POST", "/api/v1/persons/reembed"): lambda: {"json": {"kind": "face"}},
+        ("POST", "/api/v1/review/{item_id}/confirm"): lambda: {"json": {"note": "seen"}},
+        ("POST", "/api/v1/review/{item_id}/dismiss"): lambda: {"json": {"note": "a watch"}},
+        ("POST", "/api/v1/webhooks"): lambda: {"json": {"url": "https://example.org/hook"}},
     }
 
 

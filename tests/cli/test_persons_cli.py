@@ -142,11 +142,12 @@ def test_search_text_and_index(aima: Run, library: tuple[Runtime, World]) -> Non
 
     status = _json(aima("index", "status", "--json"))
     assert status["in_sync"] is True and status["pending"] == 0
-    assert sorted(c["rows"] for c in status["collections"].values()) == [1, 5]
+    # faces 5, voices 1, and the one transcript segment's text embedding (semantic search)
+    assert sorted(c["rows"] for c in status["collections"].values()) == [1, 1, 5]
     assert "in sync" in aima("index", "status").stdout
     rebuilt = _json(aima("index", "rebuild", "--json"))
-    assert sorted(rebuilt.values()) == [1, 5]
-    assert "rebuilt 6 vector(s)" in _flat(aima("index", "rebuild").stdout)
+    assert sorted(rebuilt.values()) == [1, 1, 5]
+    assert "rebuilt 7 vector(s)" in _flat(aima("index", "rebuild").stdout)
 
     missing = aima("search", "face", str(Path("no-such-photo.jpg")), code=1)
     assert "no-such-photo.jpg" in _flat(missing.stderr)

@@ -10,10 +10,14 @@ from fastapi import FastAPI
 from aima import __version__
 from aima.api.docs import install_docs
 from aima.api.errors import install_error_handlers
+from aima.api.headers import install_security_headers
 from aima.api.metrics import install_metrics
+from aima.api.request_ids import install_request_ids
 from aima.api.routes import (
     admin,
     auth,
+    backups,
+    budgets,
     calibration,
     dashboard,
     exports,
@@ -23,9 +27,13 @@ from aima.api.routes import (
     people_graph,
     persons,
     results,
+    review,
     search,
     settings_view,
+    summaries,
+    webhooks,
 )
+from aima.api.upload_guard import UploadGuard
 from aima.runtime import Runtime
 from aima.web import install_ui
 
@@ -57,6 +65,9 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
     app.state.runtime = runtime
     app.state.expect_worker = run_workers
     install_error_handlers(app)
+    install_security_headers(app, runtime.settings.api)
+    install_request_ids(app)
+    app.add_middleware(UploadGuard, runtime=runtime)  # outermost: before any body is read
     app.state.metrics = install_metrics(app, runtime)
     install_docs(app, title="AIMA")
     for module in (
@@ -68,11 +79,16 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
         results,
         persons,
         people_graph,
+        summaries,
         calibration,
+        review,
         search,
         settings_view,
         admin,
+        backups,
         dashboard,
+        budgets,
+        webhooks,
     ):
         app.include_router(module.router)
     install_ui(app)

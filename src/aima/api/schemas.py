@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aima.api.schemas_compute import EstimateOut
 from aima.results import load_result
 from aima.results.schema import ResultData
 from aima.store.models import AnalysisResult, Job, JobChunk, Media, User
@@ -34,6 +35,7 @@ _ERROR_TEXT = {
     401: "not authenticated: no or an invalid token or session cookie",
     403: "forbidden: the role lacks the permission, or a cookie request lacks X-CSRF-Token",
     404: "not found (or not visible to the caller)",
+    402: "over budget: the job would pass a hard spending limit",
     409: "conflict",
     413: "payload too large",
     415: "unsupported media",
@@ -169,6 +171,9 @@ class JobIn(Strict):
     )
     priority: int = Field(default=0, ge=-1000, le=1000)
     idempotency_key: str | None = Field(default=None, max_length=128)
+    project: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the project whose budget pays"
+    )
 
 
 class JobPatch(Strict):
@@ -194,6 +199,11 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    project: str | None = None
+    estimate: EstimateOut | None = Field(default=None, description="shown before it ran")
+    cost_actual: float = Field(default=0.0, description="what it actually cost so far")
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
 
     @classmethod
     def of(cls, j: Job, media_name: str | None = None) -> JobOut:
@@ -216,6 +226,11 @@ class JobOut(BaseModel):
             created_at=j.created_at,
             started_at=j.started_at,
             finished_at=j.finished_at,
+            project=j.project,
+            estimate=EstimateOut.of(j.estimate or {}),
+            cost_actual=round(j.cost_actual or 0.0, 6),
+            confirmed_by=j.confirmed_by,
+            confirmed_at=j.confirmed_at,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aima.api.schemas import Strict
+from aima.api.schemas_compute import EstimateOut
 from aima.services.jobs import JobPlan, PlannedAnalyzer
 from aima.services.media import MediaCard
 
@@ -104,6 +105,9 @@ class PlanIn(Strict):
     analyzers: list[str] | None = Field(
         default=None, max_length=64, description="default: AIMA_JOBS__DEFAULT_ANALYZERS"
     )
+    project: str | None = Field(
+        default=None, min_length=1, max_length=64, description="whose budget would pay"
+    )
 
 
 class PlannedAnalyzerOut(BaseModel):
@@ -145,9 +149,13 @@ class PlanOut(BaseModel):
     chunks: int
     estimate_s: float
     cost: CostOut
+    estimate: EstimateOut | None = Field(
+        default=None, description="duration, device, money per offer, budget warnings"
+    )
 
     @classmethod
-    def of(cls, p: JobPlan) -> PlanOut:
+    def of(cls, p: JobPlan, executor: str = "inprocess") -> PlanOut:
+        amount = p.estimate.amount if p.estimate else 0.0
         return cls(
             media_id=p.media_id,
             kind=p.kind,
@@ -156,8 +164,12 @@ class PlanOut(BaseModel):
             chunks=p.chunks,
             estimate_s=p.estimate_s,
             cost=CostOut(
-                amount=0.0, currency="USD", executor="inprocess", confirmation_required=False
+                amount=amount,
+                currency=p.estimate.currency if p.estimate else "USD",
+                executor=executor,
+                confirmation_required=bool(p.estimate and p.estimate.confirmation_required),
             ),
+            estimate=EstimateOut.of(p.estimate) if p.estimate else None,
         )
 
 
@@ -217,6 +229,21 @@ class ModelOut(BaseModel):
     detail: str
 
 
+class GpuOut(BaseModel):
+    """One NVIDIA GPU of the API's machine as NVML reports it (None: not supported there)."""
+
+    index: int
+    name: str
+    uuid: str
+    memory_total_bytes: int
+    memory_used_bytes: int
+    utilization_pct: float | None
+    memory_utilization_pct: float | None
+    temperature_c: float | None
+    power_w: float | None
+    power_limit_w: float | None
+
+
 class DashboardOut(BaseModel):
     jobs: JobCountsOut
     running: list[RunningJobOut]
@@ -224,3 +251,4 @@ class DashboardOut(BaseModel):
     workers: list[WorkerOut]
     storage: StorageOut
     models: list[ModelOut]
+    gpus: list[GpuOut] = Field(default_factory=list, description="empty without an NVIDIA GPU")

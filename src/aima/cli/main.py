@@ -12,6 +12,8 @@ import typer
 from rich.table import Table
 
 from aima.cli.analyze import analyze, models_cmd, timeline_cmd
+from aima.cli.backup import backup_cmd, restore_cmd
+from aima.cli.budgets import budgets_app
 from aima.cli.calibrate import calibrate_cmd, reembed_cmd
 from aima.cli.common import (
     announce_library,
@@ -23,28 +25,42 @@ from aima.cli.common import (
     progress_bar,
     runtime,
 )
+from aima.cli.events import events_app
+from aima.cli.fleet import fleet_app, gpus_app
 from aima.cli.index import index_app
 from aima.cli.jobs import jobs_app, run_jobs_here
 from aima.cli.persons import persons_app
 from aima.cli.results import results_app
+from aima.cli.review import review_app
 from aima.cli.search import search_app
+from aima.cli.summaries import media_app, person_summary_cmd
 from aima.cli.users import users_app
 from aima.core.logging import configure_logging
 from aima.core.settings import load_settings
+from aima.security.secrets import write_secret_file
 from aima.services.access import cli_principal
 
 app = typer.Typer(help="AIMA: self-hosted AI media analysis.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+app.command("backup")(backup_cmd)
+app.command("restore")(restore_cmd)
+app.add_typer(budgets_app, name="budgets")
+app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.add_typer(results_app, name="results")
+app.add_typer(review_app, name="review")
 app.add_typer(persons_app, name="persons")
 app.add_typer(search_app, name="search")
 app.add_typer(index_app, name="index")
 app.command("analyze")(analyze)
 app.command("timeline")(timeline_cmd)
 app.command("models")(models_cmd)
+app.add_typer(gpus_app, name="gpus")
+app.add_typer(fleet_app, name="fleet")
 app.command("calibrate")(calibrate_cmd)
 persons_app.command("reembed")(reembed_cmd)
+persons_app.command("summary")(person_summary_cmd)
+app.add_typer(media_app, name="media")
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 storage_app = typer.Typer(help="Blob storage checks.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -75,14 +91,22 @@ def serve(
     console.print(f"  data dir: {rt.settings.data_dir.resolve()}")
     if created:
         user, password = created
+        # never into the log: a 0600 file the operator reads once, then changes the password
+        secret = write_secret_file(rt.settings.data_dir / "first-admin-password.txt", password)
         console.print(
-            f"[bold green]First run:[/] created admin [bold]{user}[/] with password [bold]{password}[/]\n"
-            "  log in:  curl -s -X POST http://{0}:{1}/api/v1/auth/login -H 'content-type: application/json' "
-            '-d \'{{"username":"{2}","password":"{3}"}}\'\n'
-            "  change it: aima users passwd {2}".format(bind_host, bind_port, user, password)
+            f"[bold green]First run:[/] created admin [bold]{user}[/]; its password is in "
+            f"{secret} (readable by you only)\n"
+            f"  change it: aima users passwd {user}",
+            soft_wrap=True,  # the path stays on one line (copyable)
         )
     app_ = create_app(rt, start_workers=worker)
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level=rt.settings.log_level.lower())
+    uvicorn.run(
+        app_,
+        host=bind_host,
+        port=bind_port,
+        log_level=rt.settings.log_level.lower(),
+        access_log=False,  # aima.access logs each request without its query string
+    )
 
 
 @app.command("worker")
@@ -185,7 +209,7 @@ def list_analyzers() -> None:
             cls.version,
             cls.modality.value,
             "yes" if name in rt.settings.jobs.default_analyzers else "",
-            "yes" if name in rt.registry.disabled else "",
+            rt.registry.disabled_reason(name) or "",
             cls.description,
         )
     console.print(table)
@@ -199,7 +223,7 @@ def db_upgrade() -> None:
 
     settings = guarded(load_settings)
     announce_library(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(Database(settings.resolved_database_url))
     console.print("database is at the latest schema")
@@ -246,13 +270,42 @@ def storage_verify() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the audit trail's hash chain (exit 1 if it was tampered with)."""
+    """Check the audit chain with its key and against the signed anchors (exit 1 if tampered)."""
     rt = runtime()
     report = rt.system.verify_audit(cli_principal())
     if report.ok:
-        console.print(f"[green]audit chain intact[/] ({report.events} events)")
+        anchored = (
+            f"checked against the anchor at event #{report.anchored_seq}"
+            if report.anchored_seq
+            else "no anchor yet: run `aima audit anchor`"
+        )
+        legacy = f", {report.legacy} from before the audit key" if report.legacy else ""
+        console.print(
+            f"[green]audit chain intact[/] ({report.events} events{legacy}; {anchored}; "
+            f"anchors: {rt.system.anchor_location})"
+        )
         return
-    fail(f"audit chain broken at event {report.first_bad_id} (of {report.events})")
+    where = (
+        f"event id {report.first_bad_id} (#{report.first_bad_seq})"
+        if report.first_bad_id is not None
+        else f"event #{report.first_bad_seq}"
+        if report.first_bad_seq is not None
+        else "the anchors"
+    )
+    fail(f"audit chain broken at {where} of {report.events}: {report.problem}")
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Export the signed chain head outside the database (detects later truncation)."""
+    rt = runtime()
+    record = rt.system.anchor_audit(cli_principal())
+    if record is None:
+        console.print("the audit trail is empty: nothing to anchor")
+        return
+    console.print(
+        f"anchored event #{record['seq']} ({record['hash'][:16]}…) at {rt.system.anchor_location}"
+    )
 
 
 @audit_app.command("list")

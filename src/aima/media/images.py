@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from aima.core.errors import MediaRejected
+from aima.media.decode_budget import DecodeBudget, decoded_bytes
 from aima.media.sniff import Sniffed
 
 # AIMA format name -> the one Pillow decoder allowed to open it.
@@ -118,12 +119,25 @@ def load_image(img: Image.Image, *, label: str, display_name: str) -> None:
 
 
 def inspect_image(
-    path: Path, sniffed: Sniffed, *, size: int, max_pixels: int, display_name: str
+    path: Path,
+    sniffed: Sniffed,
+    *,
+    size: int,
+    max_pixels: int,
+    display_name: str,
+    budget: DecodeBudget | None = None,
 ) -> dict[str, Any]:
-    """MediaInfo fields of an image, after a full decode of its first frame."""
+    """MediaInfo fields of an image, after a full decode of its first frame.
+
+    The decode reserves its size from ``budget`` first (bounded memory under concurrency).
+    """
     label = sniffed.format.upper()
     with open_image(path, sniffed.format, max_pixels=max_pixels, display_name=display_name) as img:
-        load_image(img, label=label, display_name=display_name)
+        if budget is None:
+            load_image(img, label=label, display_name=display_name)
+        else:
+            with budget.reserve(decoded_bytes(*img.size, img.mode)):
+                load_image(img, label=label, display_name=display_name)
         width, height = img.size
         frames = int(getattr(img, "n_frames", 1) or 1)
         exif = read_exif(img)

@@ -14,6 +14,7 @@ from typing import Any
 
 from aima.core.errors import MediaRejected, PayloadTooLarge
 from aima.core.settings import MediaLimits
+from aima.media.decode_budget import DecodeBudget
 from aima.media.ffmpeg import clean_stderr, ffmpeg_command, ffprobe_json, first_line, run_tool
 from aima.media.images import inspect_image
 from aima.media.sniff import ALLOWED_FORMATS, Sniffed, sniff
@@ -36,7 +37,13 @@ _VIDEO_IN_AUDIO_FORMAT = {
 }
 
 
-def inspect_media(path: Path, limits: MediaLimits, *, display_name: str | None = None) -> MediaInfo:
+def inspect_media(
+    path: Path,
+    limits: MediaLimits,
+    *,
+    display_name: str | None = None,
+    budget: DecodeBudget | None = None,
+) -> MediaInfo:
     """Check ``path`` against ``limits`` and describe it; raise a domain error if it is refused.
 
     Raises :class:`PayloadTooLarge` over ``max_bytes`` and :class:`MediaRejected` for anything
@@ -48,7 +55,12 @@ def inspect_media(path: Path, limits: MediaLimits, *, display_name: str | None =
     sniffed = sniff(path, display_name=name)
     if sniffed.kind is MediaKind.IMAGE:
         fields = inspect_image(
-            path, sniffed, size=size, max_pixels=limits.max_pixels, display_name=name
+            path,
+            sniffed,
+            size=size,
+            max_pixels=limits.max_pixels,
+            display_name=name,
+            budget=budget,
         )
         return MediaInfo(**fields)
     return _inspect_av(path, sniffed, size, limits, name)

@@ -23,8 +23,14 @@ class Permission(StrEnum):
     SEARCH_TEXT = "search:text"  # transcripts and OCR of readable media
     SEARCH_BIOMETRIC = "search:biometric"  # search by face photo or voice clip
     USERS_MANAGE = "users:manage"
-    AUDIT_READ = "audit:read"
+    AUDIT_READ = "audit:read"  # read and verify the audit trail (never write it)
+    AUDIT_ANCHOR = "audit:anchor"  # export a signed chain head outside the database (Admin)
+    BACKUP_MANAGE = "backup:manage"  # take backups of the whole library (Admin)
     SYSTEM_READ = "system:read"
+    BUDGETS_MANAGE = "budgets:manage"  # budgets CRUD; accept/reject other users' job costs
+    REVIEW_READ = "review:read"  # the review queue of flagged findings and their evidence
+    REVIEW_DECIDE = "review:decide"  # confirm or dismiss a flagged finding (audited)
+    WEBHOOKS_MANAGE = "webhooks:manage"  # own webhook subscriptions and their delivery log
 
 
 class Role(StrEnum):
@@ -57,10 +63,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SEARCH_TEXT,
             P.SEARCH_BIOMETRIC,
             P.SYSTEM_READ,
+            P.REVIEW_READ,
+            P.REVIEW_DECIDE,
+            P.WEBHOOKS_MANAGE,
         }
     ),
     Role.UPLOADER: frozenset(
         {
+            P.WEBHOOKS_MANAGE,  # events of their own jobs and media only
             P.MEDIA_UPLOAD,
             P.MEDIA_READ,
             P.MEDIA_DOWNLOAD,  # their own or granted media only (object-level check)
@@ -82,7 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SEARCH_TEXT,
         }
     ),
-    Role.AUDITOR: frozenset({P.AUDIT_READ, P.SYSTEM_READ}),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.SYSTEM_READ, P.REVIEW_READ}),
 }
 
 

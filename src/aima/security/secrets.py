@@ -40,3 +40,16 @@ def _load_or_create(path: Path) -> dict[str, str]:
         tmp.unlink(missing_ok=True)
     stored: dict[str, str] = json.loads(path.read_text())
     return stored
+
+
+def write_secret_file(path: Path, value: str) -> Path:
+    """Write a secret for the operator to read once: mode 0600 from creation, replaced whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path

@@ -12,6 +12,11 @@ import jwt
 from aima.core.clock import utcnow
 from aima.core.errors import Unauthorized
 
+# Header parameters that point at keys elsewhere: a token naming its own key (jku/jwk/x5u/x5c)
+# is how key-confusion attacks start. AIMA signs with one secret and no key id, so any of
+# these, or a ``kid``, means the token was not minted here: refused, not ignored.
+_FOREIGN_KEY_HEADERS = frozenset({"kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
+
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
@@ -19,6 +24,7 @@ class AccessClaims:
     role: str
     issued_at: datetime
     expires_at: datetime
+    session_id: str | None = None  # the refresh-token family this access token belongs to
 
 
 class TokenCodec:
@@ -33,9 +39,16 @@ class TokenCodec:
         self.issuer = issuer
         self.access_ttl = timedelta(seconds=access_ttl_s)
 
-    def issue_access(self, user_id: str, role: str, *, now: datetime | None = None) -> str:
+    def issue_access(
+        self,
+        user_id: str,
+        role: str,
+        *,
+        now: datetime | None = None,
+        session_id: str | None = None,
+    ) -> str:
         now = now or utcnow()
-        payload = {
+        payload: dict[str, object] = {
             "sub": user_id,
             "role": role,
             "aud": self.audience,
@@ -46,9 +59,21 @@ class TokenCodec:
             "typ": "access",
             "jti": secrets.token_hex(8),
         }
+        if session_id is not None:
+            payload["sid"] = session_id
         return jwt.encode(payload, self._secret, algorithm=self.algorithm)
 
     def decode_access(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid access token: {exc}") from exc
+        foreign = sorted(_FOREIGN_KEY_HEADERS & set(header))
+        if foreign:
+            raise Unauthorized(
+                f"invalid access token: header names a key ({', '.join(foreign)}); "
+                "AIMA tokens carry none"
+            )
         try:
             payload = jwt.decode(
                 token,
@@ -69,6 +94,7 @@ class TokenCodec:
             role=str(payload.get("role", "")),
             issued_at=datetime.fromtimestamp(payload["iat"], tz=utcnow().tzinfo),
             expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+            session_id=str(payload["sid"]) if "sid" in payload else None,
         )
 
 

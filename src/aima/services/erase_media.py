@@ -8,7 +8,8 @@ job running on a worker is refused (409): cancel the job first.
 What goes: the media row, its jobs (with their chunks), results, identity sources, text
 segments (the full-text index follows through its triggers / expression index), observations
 (each one's vector delete is enqueued in the outbox in the same transaction, as identity does
-when it retires a result) and grants.
+when it retires a result) and grants; the media's summary and those of the persons seen in it
+(the next read writes them again from what remains).
 
 Persons: a person who loses observations is kept when it is named or a user decided about it
 (corrections, cannot-links, confirmed or rejected face-voice links, merges) and then shows 0
@@ -37,8 +38,10 @@ from aima.jobs.states import JobState
 from aima.security import audit
 from aima.security.permissions import Permission, Role
 from aima.services.access import Principal, visible_media
+from aima.services.summaries import forget as forget_summaries
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
+from aima.store.fulltext import delete_segments
 from aima.store.models import (
     AnalysisResult,
     IdentitySource,
@@ -90,9 +93,15 @@ class MediaEraser:
             if principal.role != Role.ADMIN:
                 self._not_shared(s, principal, media_id)
             candidates = self._blobs_of(s, media)
+            seen = select(Observation.person_id).where(  # their summaries may quote this media
+                Observation.media_id == media_id, Observation.person_id.is_not(None)
+            )
+            forget_summaries(
+                s, media_id=media_id, persons={str(p) for p in s.execute(seen).scalars()}
+            )
             self._drop_suggestions(s, media_id)
             observations = self._drop_observations(s, media_id)
-            segments = _delete(s, TextSegment, TextSegment.media_id == media_id)
+            segments = delete_segments(s, TextSegment.media_id == media_id)  # + vector outbox
             _delete(s, IdentitySource, IdentitySource.media_id == media_id)
             results = _delete(s, AnalysisResult, AnalysisResult.media_id == media_id)
             job_ids = select(Job.id).where(Job.media_id == media_id).scalar_subquery()

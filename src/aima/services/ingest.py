@@ -9,16 +9,18 @@ nobody references is removed again, so a failed file leaves nothing behind.
 from __future__ import annotations
 
 import logging
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from aima.analyzers.registry import AnalyzerRegistry
+from aima.compute.estimate import Estimate
 from aima.core.clock import utcnow
 from aima.core.errors import AimaError, MediaRejected, PayloadTooLarge
 from aima.core.ids import new_id
@@ -26,7 +28,9 @@ from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import MediaLimits
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import JobState
+from aima.media.decode_budget import DecodeBudget
 from aima.media.inspect import inspect_media
+from aima.media.types import MediaInfo
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal
@@ -37,6 +41,15 @@ from aima.store.models import Job, Media, MediaGrant
 log = logging.getLogger(__name__)
 
 Status = Literal["created", "duplicate", "rejected"]
+
+
+class CostGate(Protocol):
+    """``JobService.estimate_new``: the estimate of a job for new media, and a refusal reason
+    when a hard budget would be exceeded."""
+
+    def __call__(
+        self, principal: Principal, info: MediaInfo, analyzers: Sequence[str]
+    ) -> tuple[Estimate, str | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,11 @@ class IngestService:
         self.ledger = ledger
         self.registry = registry
         self.default_analyzers = list(default_analyzers)
+        # one per process: every concurrent upload's image decode draws from it
+        self.decode_budget = DecodeBudget(limits.decode_memory_bytes)
+        # the cost gate (JobService.estimate_new, wired by the composition root): jobs queued
+        # at upload wait for confirmation or are refused exactly like submitted ones
+        self.gate: CostGate | None = None
 
     def ingest_file(
         self,
@@ -104,9 +122,15 @@ class IngestService:
         )
         try:
             try:
-                size = path.stat().st_size
+                st = path.stat()
             except OSError as exc:
                 raise MediaRejected(f"{name}: cannot be read ({exc.strerror})") from exc
+            if not stat.S_ISREG(st.st_mode):  # /dev/zero, a FIFO or a socket would never end
+                raise MediaRejected(
+                    f"{name}: not a regular file ({_file_type(st.st_mode)}); "
+                    "only files can be ingested"
+                )
+            size = st.st_size
             if size > self.limits.max_bytes:  # before hashing, so a huge file costs nothing
                 raise PayloadTooLarge(
                     f"{name}: {size} bytes is over the limit of {self.limits.max_bytes} bytes "
@@ -116,11 +140,19 @@ class IngestService:
             existing = self._existing(sha)
             if existing is not None:
                 return self._duplicate(existing, principal, name)
-            info = inspect_media(path, self.limits, display_name=name)
+            info = inspect_media(path, self.limits, display_name=name, budget=self.decode_budget)
         except AimaError as exc:
             self._audit_rejection(principal, name, exc)
             return IngestOutcome(name, "rejected", error=exc.to_dict())
 
+        job_state, estimate, refusal = JobState.QUEUED, {}, None
+        if planned and self.gate is not None:
+            verdict, refusal = self.gate(principal, info, planned)
+            estimate = verdict.to_dict()
+            if refusal is not None:
+                planned = []  # stored, not analysed: the budget would be exceeded
+            elif verdict.confirmation_required:
+                job_state = JobState.AWAITING_CONFIRMATION
         ref = self.blobs.put_file(path)
         media_id = new_id("med")
         try:
@@ -152,7 +184,8 @@ class IngestService:
                             media_id=media_id,
                             analyzers=planned,
                             options={},
-                            state=JobState.QUEUED,
+                            state=job_state,
+                            estimate=estimate,
                             priority=priority,
                             created_by=principal.user_id,
                             created_at=now,
@@ -187,8 +220,13 @@ class IngestService:
         log.info(
             "media stored", extra={"media_id": media_id, "kind": info.kind.value, "size": ref.size}
         )
+        note = (
+            {"code": "budget_exceeded", "message": f"stored, not analysed: {refusal}"}
+            if refusal is not None
+            else None
+        )
         return IngestOutcome(
-            name, "created", media_id, job_id, info.kind.value, ref.sha256, ref.size
+            name, "created", media_id, job_id, info.kind.value, ref.sha256, ref.size, note
         )
 
     def _discard(self, ref: BlobRef) -> None:
@@ -246,6 +284,19 @@ class IngestService:
             )
             hook(Progress("ingest", i + 1, len(files), path.name))
         return outcomes
+
+
+def _file_type(mode: int) -> str:
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO/pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "a special file"
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:

@@ -20,6 +20,7 @@ from aima.identity.engine import IdentityEngine, SyncReport, live_person, lock
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.summaries import SummaryService
 from aima.store.db import Database
 from aima.store.models import Correction, Media, Observation, Person, PersonLink
 from aima.store.vectors import decode_embedding
@@ -68,9 +69,12 @@ def _link(lk: PersonLink) -> dict[str, Any]:
 
 
 class PersonService:
-    def __init__(self, db: Database, engine: IdentityEngine) -> None:
+    def __init__(
+        self, db: Database, engine: IdentityEngine, summaries: SummaryService | None = None
+    ) -> None:
         self.db = db
         self.engine = engine
+        self.summaries = summaries  # the dossier shows the person's (cited) summary
 
     # --- reading ---------------------------------------------------------------------
 
@@ -344,6 +348,8 @@ class PersonService:
                 object_id=person.id,
                 details={"format": fmt, "facts": len(doc.get("facts", []))},
             )
+        if self.summaries is not None:
+            doc["narrative"] = self.summaries.for_dossier(doc)
         return dossier_markdown(doc) if fmt == "md" else doc
 
     def seen_before(

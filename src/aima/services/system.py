@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,7 +14,9 @@ from sqlalchemy import func, select
 from aima.analyzers.registry import AnalyzerRegistry
 from aima.core.clock import utcnow
 from aima.core.progress import Progress, ProgressHook, no_progress
+from aima.inference.text_embed import MINILM_SPEC
 from aima.security import audit
+from aima.security.audit_anchor import AuditTrail
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.store.blobs import BlobStore
@@ -30,10 +34,22 @@ class StorageProblem:
 
 
 class SystemService:
-    def __init__(self, db: Database, blobs: BlobStore, *, worker_stale_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        worker_stale_s: float,
+        audit_trail: AuditTrail,
+        data_dir: Path | None = None,
+        min_free_bytes: int = 0,
+    ) -> None:
         self.db = db
         self.blobs = blobs
         self.worker_stale_s = worker_stale_s
+        self.audit_trail = audit_trail
+        self.data_dir = data_dir
+        self.min_free_bytes = min_free_bytes
 
     def readiness(self, *, expect_worker: bool) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -56,6 +72,13 @@ class SystemService:
                     .where(WorkerHeartbeat.heartbeat_at >= since)
                 ).scalar_one()
             checks["workers"] = {"ok": bool(live) or not expect_worker, "live": int(live)}
+        if self.data_dir is not None:
+            free = shutil.disk_usage(self.data_dir).free
+            checks["disk"] = {
+                "ok": free >= self.min_free_bytes,
+                "free_bytes": free,
+                "min_free_bytes": self.min_free_bytes,
+            }
         ready = all(c.get("ok") for c in checks.values()) and "workers" in checks
         return {"ready": ready, "checks": checks}
 
@@ -170,9 +193,21 @@ class SystemService:
             )
 
     def verify_audit(self, principal: Principal) -> audit.ChainReport:
+        """The chain checked row by row with the key, and against every signed anchor."""
         principal.require(Permission.AUDIT_READ)
-        with self.db.session() as s:
-            return audit.verify_chain(s)
+        return self.audit_trail.verify()
+
+    def anchor_audit(self, principal: Principal) -> dict[str, Any] | None:
+        """Export the signed chain head outside the database (``aima audit anchor``)."""
+        principal.require(Permission.AUDIT_ANCHOR)
+        return self.audit_trail.anchor()
+
+    def anchor_audit_if_due(self, interval_s: float) -> dict[str, Any] | None:
+        return self.audit_trail.anchor_if_due(interval_s)
+
+    @property
+    def anchor_location(self) -> str:
+        return self.audit_trail.sink.location
 
 
 def _eta(job: Job, now: datetime) -> float | None:
@@ -183,28 +218,30 @@ def _eta(job: Job, now: datetime) -> float | None:
     return round(max(0.0, elapsed * (1.0 - job.progress) / job.progress), 1)
 
 
+# Models used outside analyzers, listed under the feature that loads them.
+PLATFORM_MODELS = (("search", MINILM_SPEC),)
+
+
 def model_status(registry: AnalyzerRegistry) -> list[dict[str, Any]]:
     """Every model the installed analyzers declare and whether it is there (``aima models``)."""
     rows: list[dict[str, Any]] = []
-    for name in registry.names():
-        for spec in registry.classes[name].model_specs:
-            state = registry.models.state(spec)
-            rows.append(
-                {
-                    "analyzer": name,
-                    "model": spec.name,
-                    "required": not spec.optional,
-                    "status": state.status.value,
-                    "location": str(state.location)
-                    if state.location
-                    else f"package {spec.package}",
-                    "sha256": spec.sha256 or "",
-                    "version": spec.version,
-                    "licence": spec.licence,
-                    "how_to_get": spec.how_to_get,
-                    "detail": state.detail,
-                }
-            )
+    declared = [(n, spec) for n in registry.names() for spec in registry.classes[n].model_specs]
+    for name, spec in [*declared, *PLATFORM_MODELS]:
+        state = registry.models.state(spec)
+        rows.append(
+            {
+                "analyzer": name,
+                "model": spec.name,
+                "required": not spec.optional,
+                "status": state.status.value,
+                "location": str(state.location) if state.location else f"package {spec.package}",
+                "sha256": spec.sha256 or "",
+                "version": spec.version,
+                "licence": spec.licence,
+                "how_to_get": spec.how_to_get,
+                "detail": state.detail,
+            }
+        )
     return rows
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aima.core.clock import utcnow
-from aima.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from aima.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from aima.core.ids import new_id
 from aima.core.settings import AuthSettings
 from aima.security import audit
@@ -23,6 +23,7 @@ from aima.security.passwords import (
     verify_password,
 )
 from aima.security.permissions import Permission, Role
+from aima.security.ratelimit import Counter, MemoryCounter
 from aima.security.tokens import TokenCodec, hash_refresh_token, new_refresh_token
 from aima.services.access import Principal
 from aima.store.db import Database
@@ -39,11 +40,62 @@ class TokenPair:
     token_type: str = "bearer"
 
 
+class LoginThrottle:
+    """Locks an account after repeated failures, and blocks a source that sprays accounts.
+
+    Checked *before* the password is verified: while locked, even the right password is
+    refused (with the time left), so guessing cannot continue. Unknown usernames count like
+    known ones, so the lock reveals nothing about which accounts exist. A success clears the
+    account's count. Locking someone out from elsewhere is possible by design (the price of
+    stopping guessing); the per-source limit keeps one client from doing it to many accounts.
+    """
+
+    def __init__(self, counter: Counter, auth: AuthSettings) -> None:
+        self.counter, self.auth = counter, auth
+
+    @staticmethod
+    def _keys(username: str, source: str | None) -> tuple[str, str]:
+        return f"login:acct:{username.strip().lower()[:64]}", f"login:src:{source or '?'}"
+
+    def check(self, username: str, source: str | None) -> None:
+        acct, src = self._keys(username, source)
+        for key, limit, what in (
+            (acct, self.auth.login_max_failures, "this account"),
+            (src, self.auth.login_max_failures_per_source, "this client address"),
+        ):
+            count = self.counter.peek(key)
+            if count.value >= limit:
+                raise TooManyRequests(
+                    f"too many failed logins for {what}; try again in "
+                    f"{max(1, round(count.reset_in_s))} s",
+                    retry_after_s=count.reset_in_s,
+                )
+
+    def failed(self, username: str, source: str | None) -> bool:
+        """Count a failure; True when it just locked the account."""
+        acct, src = self._keys(username, source)
+        self.counter.incr(src, self.auth.login_window_s)
+        return (
+            self.counter.incr(acct, self.auth.login_window_s).value == self.auth.login_max_failures
+        )
+
+    def succeeded(self, username: str) -> None:
+        self.counter.reset(self._keys(username, None)[0])
+
+
 class UserService:
-    def __init__(self, db: Database, codec: TokenCodec, auth: AuthSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        codec: TokenCodec,
+        auth: AuthSettings,
+        *,
+        counter: Counter | None = None,
+    ) -> None:
         self.db = db
         self.codec = codec
         self.auth = auth
+        self.throttle = LoginThrottle(counter or MemoryCounter(), auth)
 
     # ------------------------------------------------------------- accounts
     def create(self, actor: Principal, username: str, password: str, role: str) -> User:
@@ -143,21 +195,24 @@ class UserService:
 
     # ---------------------------------------------------------------- tokens
     def login(self, username: str, password: str, *, client: str | None = None) -> TokenPair:
+        self.throttle.check(username, client)
         with self.db.session() as s:
             user = s.execute(
                 select(User).where(User.username == username.strip().lower())
             ).scalar_one_or_none()
             ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
             if not (user and ok and user.is_active):
+                locked = self.throttle.failed(username, client)
                 audit.record(
                     s,
                     actor=f"anonymous:{client or '?'}",
                     action="auth.login",
                     outcome="denied",
-                    details={"username": username[:64]},
+                    details={"username": username[:64], **({"locked": True} if locked else {})},
                 )
                 s.commit()
                 raise Unauthorized("wrong username or password")
+            self.throttle.succeeded(username)
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             audit.record(
@@ -171,48 +226,102 @@ class UserService:
             return self._issue(s, user)
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate: the old refresh token is revoked and a new pair issued."""
+        """Rotate: the old refresh token is revoked and a new pair issued, atomically.
+
+        The revoke is one conditional UPDATE, so of any number of concurrent refreshes of one
+        token exactly one wins (PostgreSQL re-checks the condition after the row lock; SQLite
+        serialises writers). A rotated token presented again after the grace period means it
+        was copied: the whole family (the login session) is revoked and the reuse audited.
+        """
         now = utcnow()
+        digest = hash_refresh_token(refresh_token)
         with self.db.session() as s:
-            row = s.execute(
-                select(RefreshToken).where(
-                    RefreshToken.token_hash == hash_refresh_token(refresh_token)
+            won = s.execute(  # type: ignore[attr-defined]  # CursorResult for UPDATE
+                update(RefreshToken)
+                .where(
+                    RefreshToken.token_hash == digest,
+                    RefreshToken.revoked_at.is_(None),
+                    RefreshToken.expires_at > now,
                 )
+                .values(revoked_at=now, revoke_reason="rotated")
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = s.execute(
+                select(RefreshToken).where(RefreshToken.token_hash == digest)
             ).scalar_one_or_none()
-            if row is None or row.revoked_at is not None or row.expires_at <= now:
+            if won != 1 or row is None:
+                if row is not None and self._is_reuse(row, now):
+                    self._revoke_family(s, row, reason="reuse")
+                    s.commit()
                 raise Unauthorized(
                     "refresh token is invalid, expired or already used; log in again"
                 )
             user = s.get(User, row.user_id)
             if user is None or not user.is_active:
                 raise Unauthorized("account is disabled")
-            row.revoked_at = now
-            return self._issue(s, user)
+            return self._issue(s, user, family_id=row.family_id or row.id)
+
+    def _is_reuse(self, row: RefreshToken, now: datetime) -> bool:
+        if row.revoke_reason != "rotated" or row.revoked_at is None:
+            return False
+        return (now - row.revoked_at).total_seconds() > self.auth.refresh_reuse_grace_s
+
+    def _revoke_family(self, s: Session, row: RefreshToken, *, reason: str) -> None:
+        family = row.family_id or row.id
+        s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoke_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            s,
+            actor=f"user:{row.user_id}",
+            action="auth.refresh_reuse",
+            object_type="user",
+            object_id=row.user_id,
+            outcome="denied",
+            details={"session": family, "action": "session revoked"},
+        )
 
     def logout(self, refresh_token: str) -> None:
+        """End the login session: its refresh tokens and the access tokens issued with them."""
         with self.db.session() as s:
             row = s.execute(
                 select(RefreshToken).where(
                     RefreshToken.token_hash == hash_refresh_token(refresh_token)
                 )
             ).scalar_one_or_none()
-            if row is not None and row.revoked_at is None:
-                row.revoked_at = utcnow()
+            if row is not None:
+                s.execute(
+                    update(RefreshToken)
+                    .where(
+                        RefreshToken.family_id == (row.family_id or row.id),
+                        RefreshToken.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=utcnow(), revoke_reason="logout")
+                    .execution_options(synchronize_session=False)
+                )
+                if row.revoked_at is None:
+                    row.revoked_at, row.revoke_reason = utcnow(), "logout"
 
-    def _issue(self, s: Session, user: User) -> TokenPair:
+    def _issue(self, s: Session, user: User, *, family_id: str | None = None) -> TokenPair:
         token, digest = new_refresh_token()
         now = utcnow()
+        token_id = new_id("rtk")
+        family = family_id or token_id
         s.add(
             RefreshToken(
-                id=new_id("rtk"),
+                id=token_id,
                 user_id=user.id,
                 token_hash=digest,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.auth.refresh_ttl_s),
+                family_id=family,
             )
         )
         return TokenPair(
-            access_token=self.codec.issue_access(user.id, user.role),
+            access_token=self.codec.issue_access(user.id, user.role, session_id=family),
             refresh_token=token,
             expires_in=self.auth.access_ttl_s,
         )
@@ -222,8 +331,22 @@ class UserService:
         s.execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=utcnow(), revoke_reason="admin")
+            .execution_options(synchronize_session=False)
         )
+
+    @staticmethod
+    def _session_live(s: Session, family_id: str) -> bool:
+        live = s.execute(
+            select(RefreshToken.id)
+            .where(
+                RefreshToken.family_id == family_id,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > utcnow(),
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        return live is not None
 
     def principal_for(self, access_token: str) -> Principal:
         """Decode the JWT, then read the user: a disabled account or changed role applies at once."""
@@ -234,4 +357,6 @@ class UserService:
                 raise Unauthorized("account no longer exists or is disabled")
             if claims.issued_at < user.password_changed_at:
                 raise Unauthorized("password changed since this token was issued; log in again")
+            if claims.session_id is not None and not self._session_live(s, claims.session_id):
+                raise Unauthorized("this session has ended (logged out or revoked); log in again")
             return Principal(user.id, user.username, user.role)

@@ -50,7 +50,7 @@ def audit_events(
     principal: Principal = Caller(Permission.AUDIT_READ),
     action: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[AuditOut]:
     events = runtime.system.audit_events(principal, limit=limit, offset=offset, action=action)
     return [AuditOut.model_validate(e, from_attributes=True) for e in events]
@@ -61,7 +61,26 @@ def verify_audit(
     runtime: RuntimeDep, principal: Principal = Caller(Permission.AUDIT_READ)
 ) -> dict[str, Any]:
     report = runtime.system.verify_audit(principal)
-    return {"events": report.events, "ok": report.ok, "first_bad_id": report.first_bad_id}
+    return {
+        "events": report.events,
+        "ok": report.ok,
+        "first_bad_id": report.first_bad_id,
+        "first_bad_seq": report.first_bad_seq,
+        "problem": report.problem,
+        "legacy": report.legacy,
+        "anchored_seq": report.anchored_seq,
+    }
+
+
+@router.post("/audit/anchor")
+def anchor_audit(
+    runtime: RuntimeDep, principal: Principal = Caller(Permission.AUDIT_ANCHOR)
+) -> dict[str, Any]:
+    """Export the signed chain head outside the database (Admin)."""
+    record = runtime.system.anchor_audit(principal)
+    if record is None:
+        return {"anchored": False, "seq": None, "location": runtime.system.anchor_location}
+    return {"anchored": True, "seq": record["seq"], "location": runtime.system.anchor_location}
 
 
 @router.get("/analyzers")

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import error_responses
 from aima.api.schemas_web import DashboardOut
+from aima.compute.gpus import gpu_inventory
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 
@@ -17,5 +18,8 @@ def dashboard(
 ) -> DashboardOut:
     """The operator's overview in one call: jobs by state, running jobs (media, progress, stage,
     ETA), workers and their heartbeats, recent failures with reasons, storage used and the
-    status of every model the installed analyzers declare (as ``aima models``)."""
-    return DashboardOut.model_validate(runtime.system.dashboard(principal, runtime.registry))
+    status of every model the installed analyzers declare (as ``aima models``), and the GPUs
+    of this machine (NVML; none without an NVIDIA driver)."""
+    overview = runtime.system.dashboard(principal, runtime.registry)
+    overview["gpus"] = [gpu.to_dict() for gpu in gpu_inventory()]
+    return DashboardOut.model_validate(overview)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from aima.api.deps import RuntimeDep, public
+from aima.api.deps import RuntimeDep, _bearer, current_principal, public
+from aima.security.permissions import Permission
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
@@ -24,5 +28,13 @@ def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
+def metrics(
+    request: Request,
+    runtime: RuntimeDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
+    """Prometheus text. Public by default (scrapers on the private network); with
+    ``AIMA_API__METRICS_PUBLIC=false`` a bearer token with ``system:read`` is required."""
+    if not runtime.settings.api.metrics_public:
+        current_principal(request, runtime, creds).require(Permission.SYSTEM_READ)
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -32,20 +32,27 @@ JOB_SORT_PATTERN = "^-?(created_at|priority|state|progress|finished_at)$"
 MAX_OFFSET = 10**9
 
 
-@router.post("", response_model=JobOut, status_code=201)
+@router.post(
+    "", response_model=JobOut, status_code=201, responses=error_responses(402, 404, 409, 422)
+)
 def submit(
     body: JobIn,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.JOBS_CREATE),
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> JSONResponse:
-    """Queue analyzers for a media. The same idempotency key (body or header) returns the same job."""
+    """Queue analyzers for a media. The same idempotency key (body or header) returns the same job.
+
+    The job's estimate is stored with it. Estimated above ``compute.confirm_above``: the job
+    waits in ``awaiting_confirmation`` (``POST /jobs/{id}/confirm``); past a hard budget: 402,
+    nothing queued."""
     job, created = runtime.jobs.submit(
         principal,
         body.media_id,
         body.analyzers or runtime.settings.jobs.default_analyzers,
         priority=body.priority,
         idempotency_key=body.idempotency_key or idempotency_key,
+        project=body.project,
     )
     return JSONResponse(JobOut.of(job).model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -56,9 +63,11 @@ def plan(
 ) -> PlanOut:
     """Preview a job without queueing it: the analyzers that would run (requirements added,
     disabled/skipped/reused ones with reasons), chunk counts, estimated compute seconds per
-    analyzer (a prior table refined by this machine's measured chunk durations) and the cost."""
+    analyzer (a prior table refined by this machine's measured chunk durations) and the cost
+    estimate: device, money (here and per rented GPU offer), budget warnings."""
     names = body.analyzers or runtime.settings.jobs.default_analyzers
-    return PlanOut.of(runtime.jobs.plan(principal, body.media_id, names))
+    plan = runtime.jobs.plan(principal, body.media_id, names, project=body.project)
+    return PlanOut.of(plan, runtime.settings.compute.executor)
 
 
 @router.get("", responses=error_responses(401, 403, 422))
@@ -107,6 +116,23 @@ def cancel(
 ) -> JobOut:
     """Queued: cancelled at once. Running: stops at the next chunk boundary, keeping finished chunks."""
     return JobOut.of(runtime.jobs.cancel(principal, job_id))
+
+
+@router.post("/{job_id}/confirm", responses=error_responses(402, 403, 404, 409))
+def confirm(
+    job_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+) -> JobOut:
+    """Accept a job's estimated cost (its creator, or an admin): it joins the queue.
+    402 when spend has since grown so the job would pass a hard budget."""
+    return JobOut.of(runtime.jobs.confirm(principal, job_id))
+
+
+@router.post("/{job_id}/reject", responses=error_responses(403, 404, 409))
+def reject(
+    job_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.JOBS_MANAGE)
+) -> JobOut:
+    """Decline a job's estimated cost (its creator, or an admin): cancelled without running."""
+    return JobOut.of(runtime.jobs.reject(principal, job_id))
 
 
 @router.post("/{job_id}/retry")

@@ -159,7 +159,7 @@ def list_persons(
     named: Annotated[bool | None, Query(description="only named / only unnamed")] = None,
     kind: Annotated[Literal["face", "voice"] | None, Query(description="seen by")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Page[PersonSummaryOut]:
     """Persons (unknown ones included), those in the most media first."""
     page = runtime.persons.list(
