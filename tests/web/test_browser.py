@@ -88,7 +88,9 @@ def test_admin_logs_in_switches_to_german_and_logs_out(
 def test_viewer_does_not_see_admin_and_the_shell_works_at_phone_width(
     browser: Any, server: Server, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
@@ -129,7 +131,7 @@ def test_keyboard_reaches_the_skip_link_and_the_navigation(page: Any, server: Se
 
 def test_first_load_of_the_login_page(browser: Any, server: Server, artifacts: Path) -> None:
     """Navigation timing, cold (empty cache) then warm (same context): written to timing.json."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     page = context.new_page()
     timings: dict[str, dict[str, float]] = {}
     try:

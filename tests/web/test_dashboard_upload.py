@@ -129,7 +129,9 @@ def test_upload_rejects_a_fake_jpg_and_follows_the_job_live_then_the_dashboard_c
 def test_dashboard_and_upload_fit_a_phone_and_the_viewer_sees_jobs_only(
     browser: Any, server: Server, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:

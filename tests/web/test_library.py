@@ -120,7 +120,9 @@ def test_filter_search_select_and_delete(
 def test_library_at_phone_width(
     browser: Any, server: Server, seeded: dict[str, str], artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:

@@ -195,7 +195,9 @@ def test_media_view_plays_seeks_and_exports(
 def test_media_view_opens_at_t_and_fits_a_phone(
     browser: Any, server: Server, analysed: Analysed, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:

@@ -107,7 +107,9 @@ def test_people_pages_at_phone_width_for_a_viewer(
     browser: Any, server: Server, people_library: PeopleLibrary, artifacts: Path
 ) -> None:
     everyone = persons(server, people_library)
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:

@@ -102,7 +102,9 @@ def test_text_search_hit_opens_the_media_at_its_moment(
 def test_search_at_phone_width_in_german(
     browser: Any, server: Server, spoken_media: str, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
