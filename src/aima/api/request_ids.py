@@ -15,8 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from opentelemetry.trace import SpanKind
 
 from aima.core.logging import log_context
+from aima.core.tracing import span
+
+SERVER = SpanKind.SERVER
 
 log = logging.getLogger("aima.access")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -30,8 +34,17 @@ def install_request_ids(app: FastAPI) -> None:
         given = request.headers.get("x-request-id", "")
         request_id = given if _SAFE.match(given) else secrets.token_hex(8)
         started = time.perf_counter()
-        with log_context(request_id=request_id):
+        attrs = {"http.request.method": request.method, "aima.request_id": request_id}
+        with (
+            log_context(request_id=request_id),
+            span("HTTP " + request.method, attrs, carrier=request.headers, kind=SERVER) as s,
+        ):
             response = await call_next(request)
+            route = getattr(request.scope.get("route"), "path", None)  # the template, no ids
+            if route:
+                s.update_name(f"{request.method} {route}")
+                s.set_attribute("http.route", route)
+            s.set_attribute("http.response.status_code", response.status_code)
             log.info(
                 "%s %s %d",
                 request.method,

@@ -24,6 +24,7 @@ from aima.compute.inprocess import InProcessExecutor
 from aima.core.errors import AimaError, AnalyzerError, LeaseLost
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import DecodeSettings
+from aima.core.tracing import span
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import AnalyzerStatus, Claim, JobState
 from aima.media.decoder import ChunkDecoder
@@ -95,10 +96,21 @@ class JobRunner:
         hook: ProgressHook = no_progress,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> JobState:
+        attrs = {"aima.job_id": claim.job_id, "aima.media_id": claim.media_id}
+        with span("job.run", attrs) as job_span:
+            state = self._run(claim, hook, should_stop)
+            job_span.set_attribute("aima.job_state", state.value)
+            return state
+
+    def _run(self, claim: Claim, hook: ProgressHook, should_stop: Callable[[], bool]) -> JobState:
         with self.db.session() as s:
             media = s.get(Media, claim.media_id)
             if media is None:
                 self.ledger.release_after_error(claim, "media was deleted", retryable=False)
+                return JobState.FAILED
+            if media.raw_deleted_at is not None:
+                reason = "the original file was deleted by a retention rule"
+                self.ledger.release_after_error(claim, reason, retryable=False)
                 return JobState.FAILED
             sha, info = media.sha256, MediaInfo.from_dict(media.info)
         job = self.ledger.get(claim.job_id)
@@ -222,7 +234,10 @@ class JobRunner:
                     for req in (*run.analyzer.requires, *run.analyzer.uses)
                     if req in by_name and chunk.index in by_name[req].results
                 }
-                self._run_chunk(claim, ctx, run, chunk, data, progress)
+                with span(
+                    "job.chunk", {"aima.analyzer": run.analyzer.name, "aima.chunk": chunk.index}
+                ):
+                    self._run_chunk(claim, ctx, run, chunk, data, progress)
 
     def _run_chunk(
         self,
