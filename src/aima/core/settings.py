@@ -426,6 +426,70 @@ class EventsSettings(_Section):
     )
 
 
+class EncryptionSettings(_Section):
+    """Envelope encryption at rest: a data key per media (and per person for derived data),
+    wrapped by a key-encryption key (KEK) that lives outside the data directory."""
+
+    kek_file: Path | None = Field(
+        default=None,
+        description="KEK keyring file (JSON, 0600), outside data_dir; encryption is on when set",
+    )
+    kek: SecretStr | None = Field(
+        default=None, description="the KEK itself (64 hex characters), instead of kek_file"
+    )
+    required: bool = Field(
+        default=False,
+        description="refuse to start without a KEK (always true when AIMA_ENV=production)",
+    )
+
+
+class PrivacySettings(_Section):
+    """Purpose binding (cases) and the deployment's jurisdiction policy."""
+
+    cases_required: bool = Field(
+        default=True,
+        description="face/voice search, seen-before, dossier export, subject export and erasure "
+        "need an open case the caller is a member of",
+    )
+    jurisdiction: str = Field(
+        default="", max_length=64, description="shown in the UI/CLI, e.g. 'EU AI Act, workplace'"
+    )
+    forbidden_analyzers: list[str] = Field(
+        default_factory=list,
+        description="analyzers this deployment's law forbids (recorded as disabled: 'policy')",
+    )
+
+
+class RetentionSettings(_Section):
+    interval_s: float = Field(
+        default=3600, ge=0, description="how often the worker applies retention rules (0: off)"
+    )
+
+
+class QuotaSettings(_Section):
+    """Per-user defaults; an Admin can override them per user. 0 means unlimited."""
+
+    uploads_per_day: int = Field(default=0, ge=0)
+    bytes_per_day: int = Field(default=0, ge=0)
+    gpu_seconds_per_month: float = Field(default=0, ge=0)
+    money_per_month: float = Field(default=0, ge=0)
+    requests_per_minute: int = Field(
+        default=600, ge=0, description="per user (or per source address when anonymous)"
+    )
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry traces of API requests and job chunks; nothing is traced unless set."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); spans go to "
+        "<endpoint>/v1/traces",
+    )
+    service_name: str = Field(default="aima", min_length=1, max_length=64)
+    sample_ratio: float = Field(default=1.0, ge=0, le=1, description="share of traces kept")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIMA_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -465,6 +529,11 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     plugins: list[str] = Field(
         default_factory=list, description="extra modules that register analyzers (import paths)"
     )
@@ -491,6 +560,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AIMA_AUDIT__KEY_FILE (or AIMA_AUDIT__KEY) must be set when AIMA_ENV=production: "
                 "the audit chain key must live outside the data directory"
+            )
+        if (
+            self.env == "production"
+            and self.encryption.kek is None
+            and (self.encryption.kek_file is None)
+        ):
+            raise ValueError(
+                "AIMA_ENCRYPTION__KEK_FILE (or AIMA_ENCRYPTION__KEK) must be set when "
+                "AIMA_ENV=production: media and biometric data are encrypted at rest"
             )
         return self
 

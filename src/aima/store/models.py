@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aima.core.clock import utcnow
+from aima.store.sealed import SealedBytes
 from aima.store.types import JSONType, UTCDateTime
 
 NAMING = {
@@ -78,6 +78,10 @@ class Media(Base):
     info: Mapped[dict[str, Any]]
     uploaded_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Retention: the library whose rules apply, and when the original file was deleted
+    # under a "delete raw media, keep results" rule.
+    library: Mapped[str] = mapped_column(String(64), default="default", index=True)
+    raw_deleted_at: Mapped[datetime | None]
 
 
 class MediaGrant(Base):
@@ -92,6 +96,11 @@ class MediaGrant(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # This user's own view of the media: the name they uploaded it under, and how they came
+    # to see it (upload | duplicate | share). A duplicate upload never reveals the first
+    # uploader's name or metadata.
+    display_name: Mapped[str | None] = mapped_column(String(1024))
+    via: Mapped[str] = mapped_column(String(16), default="upload")
 
 
 class Job(Base):
@@ -260,7 +269,7 @@ class Observation(Base):
     quality: Mapped[dict[str, Any]] = mapped_column(default=dict)
     usable: Mapped[bool] = mapped_column(Boolean, default=False)
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes] = mapped_column(SealedBytes("observations.embedding"))
     dim: Mapped[int] = mapped_column(Integer)
     crop: Mapped[str | None] = mapped_column(String(64))
     person_id: Mapped[str | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
@@ -351,7 +360,7 @@ class TextSegment(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     # Semantic search: a unit text embedding (the truth; the vector index derives from it)
     # and the collection it belongs to (one per text-embedding model).
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes | None] = mapped_column(SealedBytes("text_segments.embedding"))
     collection: Mapped[str | None] = mapped_column(String(128), index=True)
     # What the language-aware full-text index reads, prepared by aima.store.fulltext.index_text:
     # SQLite: language-tagged snowball stems; PostgreSQL: the text with spelling variants
@@ -436,7 +445,8 @@ class ReembedItem(Base):
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
     )
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: could not re-embed
+    # None: could not re-embed
+    embedding: Mapped[bytes | None] = mapped_column(SealedBytes("reembed_items.embedding"))
     dim: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -643,3 +653,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The data-protection tables share this metadata (imported last: they subclass Base).
+from aima.store import models_trust as models_trust  # noqa: E402
