@@ -14,6 +14,7 @@ put postgres_password "$(rand 24)"
 put grafana_admin_password "$(rand 16)"
 put AIMA_AUTH__JWT_SECRET "$(rand 32)"
 put AIMA_AUDIT__KEY "$(rand 32)"    # 64 hex characters: the audit chain's HMAC key
+put AIMA_ENCRYPTION__KEK "$(rand 32)"  # 64 hex characters: the KEK wrapping media data keys
 put AIMA_DATABASE_URL "postgresql+psycopg://aima:$(cat secrets/postgres_password)@postgres:5432/aima"
 if [ ! -s .env ]; then
     printf 'MINIO_ROOT_USER=aima-%s\nMINIO_ROOT_PASSWORD=%s\n' "$(rand 4)" "$(rand 24)" > .env
@@ -21,4 +22,4 @@ fi
 . ./.env
 put AIMA_BLOBS__S3_ACCESS_KEY "$MINIO_ROOT_USER"
 put AIMA_BLOBS__S3_SECRET_KEY "$MINIO_ROOT_PASSWORD"
-echo "secrets in $(pwd)/secrets; keep a copy of AIMA_AUDIT__KEY outside this host (audit verify needs it)"
+echo "secrets in $(pwd)/secrets; keep a copy of AIMA_AUDIT__KEY and AIMA_ENCRYPTION__KEK outside this host (audit verify and every encrypted blob need them)"

@@ -261,7 +261,9 @@ def test_production_settings_refuse_a_missing_or_weak_secret(
         load_settings(env="production")
     with pytest.raises(ConfigError, match="AIMA_AUTH__JWT_SECRET"):
         load_settings(env="production", auth={"jwt_secret": "short"})
-    settings = load_settings(env="production", auth={"jwt_secret": TEST_SECRET})
+    settings = load_settings(
+        env="production", auth={"jwt_secret": TEST_SECRET}, encryption={"kek": "cd" * 32}
+    )
     assert settings.env == "production"
     monkeypatch.setenv("AIMA_ENV", "production")  # the same through the environment
     with pytest.raises(ConfigError):

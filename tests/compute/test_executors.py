@@ -24,6 +24,7 @@ from aima.compute.ray_executor import (
     CollectingBlobStore,
     RayExecutor,
     ShippedChunkData,
+    _rekey,
     make_batch,
     shipped_inputs,
 )
@@ -325,3 +326,21 @@ def test_metrics_and_dashboard_show_the_gpus_of_this_machine(tmp_path: Path) -> 
             assert r.json()["gpus"] == []
     finally:
         rt.close()
+
+
+def test_blob_references_from_an_actor_follow_the_workers_keyed_names() -> None:
+    """With encryption on the worker stores an actor's blobs under keyed names; the result's
+    references (at any depth) are rewritten to them, other strings are left alone."""
+    plain, keyed = "a" * 64, "b" * 64
+    result = {
+        "thumbnail": plain,
+        "frames": [{"crop": plain, "label": "person"}, {"crop": "c" * 64}],
+        "note": f"not {plain}",
+        "count": 2,
+    }
+    assert _rekey(result, plain, keyed) == {
+        "thumbnail": keyed,
+        "frames": [{"crop": keyed, "label": "person"}, {"crop": "c" * 64}],
+        "note": f"not {plain}",
+        "count": 2,
+    }

@@ -110,7 +110,9 @@ def test_the_test_session_never_uses_the_user_library() -> None:
 def test_production_refuses_default_secret() -> None:
     with pytest.raises(ConfigError, match="JWT_SECRET"):
         load_settings(env="production")
-    ok = load_settings(env="production", auth={"jwt_secret": "s" * 40})
+    ok = load_settings(
+        env="production", auth={"jwt_secret": "s" * 40}, encryption={"kek": "cd" * 32}
+    )
     assert ok.env == "production"
 
 

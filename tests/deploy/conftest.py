@@ -22,6 +22,7 @@ SECRET_VALUES = {
     "AIMA_DATABASE_URL": "postgresql+psycopg://aima:pw@postgres:5432/aima",
     "AIMA_AUTH__JWT_SECRET": "j" * 48,
     "AIMA_AUDIT__KEY": "ab" * 32,
+    "AIMA_ENCRYPTION__KEK": "cd" * 32,
     "AIMA_BLOBS__S3_ACCESS_KEY": "access",
     "AIMA_BLOBS__S3_SECRET_KEY": "secret-key",
 }

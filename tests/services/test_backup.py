@@ -108,3 +108,37 @@ def test_restore_refuses_a_damaged_snapshot_and_a_non_empty_library(
     db_file.write_bytes(original)
     with pytest.raises(Conflict, match="empty"):
         restore(report.snapshot, runtime.settings, runtime.blobs)
+
+
+def test_encrypted_library_round_trip_keeps_ciphertext_and_restores(
+    tmp_path: Path, db_url: str, target: Callable[[], Settings]
+) -> None:
+    """With encryption on the backup holds ciphertext only; restored with the same KEK, every
+    blob verifies and reads back as the original bytes."""
+    kek = {"kek_file": tmp_path / "kek" / "kek.json"}
+    rt = build_runtime(make_settings(tmp_path / "data", db_url, encryption=kek))
+    try:
+        ids = _library(rt, tmp_path)
+        originals = {p.name: p.read_bytes() for p in sorted(tmp_path.glob("pic*.jpg"))}
+        first = BackupService(rt.settings, rt.db, rt.blobs).backup(
+            tmp_path / "backups", cli_principal(), passphrase=PASS
+        )
+        assert first.blobs_copied == first.blobs >= len(ids)
+    finally:
+        rt.close()
+    for path in (tmp_path / "backups").rglob("*"):
+        if path.is_file():
+            body = path.read_bytes()
+            assert not any(o[200:264] in body for o in originals.values()), path
+
+    settings = target().model_copy(update={"encryption": rt.settings.encryption})
+    restore(first.snapshot, settings, make_blob_store(settings), passphrase=PASS)
+    restored = build_runtime(settings)
+    try:
+        assert restored.system.verify_storage() == []
+        with restored.db.session() as s:
+            rows = {m.original_name: m.sha256 for m in s.query(Media)}
+        for name, data in originals.items():
+            assert restored.blobs.get_bytes(rows[name]) == data
+    finally:
+        restored.close()

@@ -86,6 +86,17 @@ class ChunkReply:
     blobs: list[bytes]
 
 
+def _rekey(value: Any, plain: str, keyed: str) -> Any:
+    """``value`` with every string equal to ``plain`` (a blob's sha256) replaced by ``keyed``."""
+    if isinstance(value, str):
+        return keyed if value == plain else value
+    if isinstance(value, dict):
+        return {k: _rekey(v, plain, keyed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rekey(v, plain, keyed) for v in value]
+    return value
+
+
 def shipped_inputs(analyzer: Analyzer, info: MediaInfo) -> tuple[bool, bool]:
     """(frames, audio): what an analyzer's chunk reads, by its modality and the media kind.
 
@@ -156,6 +167,9 @@ class CollectingBlobStore:
 
     def __init__(self) -> None:
         self.written: dict[str, bytes] = {}
+
+    def content_key(self, sha256: str) -> str:
+        return sha256
 
     def put_bytes(self, data: bytes) -> BlobRef:
         sha = hashlib.sha256(data).hexdigest()
@@ -377,9 +391,13 @@ class RayExecutor:
                 f"({type(exc).__name__}: {str(exc)[:300]}); the chunk is retried on a new actor",
                 details={"analyzer": analyzer.name, "chunk": data.chunk.index},
             ) from exc
+        result = reply.result
         for blob in reply.blobs:  # stored by the worker, which commits the chunk next
-            ctx.blobs.put_bytes(blob)
-        return ChunkRun(reply.result, reply.compute_s, reply.device, reply.where)
+            ref = ctx.blobs.put_bytes(blob)
+            plain = hashlib.sha256(blob).hexdigest()
+            if ref.sha256 != plain:  # an encrypted store keys blobs by a keyed hash
+                result = _rekey(result, plain, ref.sha256)
+        return ChunkRun(result, reply.compute_s, reply.device, reply.where)
 
     def actors(self) -> dict[str, str]:
         """Analyzer name -> where its actor runs now (for diagnostics and tests)."""

@@ -42,8 +42,10 @@ from aima.security.audit_keys import key_path
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.store.blobs import BlobStore, sha256_file
+from aima.store.crypto_blobs import EncryptedBlobStore
 from aima.store.db import Database
 from aima.store.models import AuditEvent, Media
+from aima.store.sealed import file_chunks
 
 FORMAT = 1
 
@@ -165,12 +167,19 @@ class BackupService:
                 continue  # incremental: content-addressed, already backed up
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{sha}.tmp")
+            # encrypted at rest: the backup holds the ciphertext (its keys stay wrapped in the
+            # database dump); the GCM tags, checked on restore, stand for the content hash
+            sealed = isinstance(self.blobs, EncryptedBlobStore)
+            if isinstance(self.blobs, EncryptedBlobStore):
+                source = self.blobs.sealed_stream(sha)
+            else:
+                source = self.blobs.stream(sha)
             with tmp.open("wb") as out:
-                for chunk in self.blobs.stream(sha):
+                for chunk in source:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            if _sha(tmp) != sha:
+            if not sealed and _sha(tmp) != sha:
                 tmp.unlink()
                 raise StorageError(f"blob {sha} changed while it was copied; run the backup again")
             tmp.replace(target)
@@ -237,7 +246,11 @@ def restore(
             raise StorageError(f"pg_restore failed: {done.stderr.strip()[:500]}")
     root = snapshot.parent.parent / "blobs"
     for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if path.is_file() and not path.name.startswith("."):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if isinstance(blobs, EncryptedBlobStore):  # ciphertext back under its key, verified
+            blobs.put_sealed(path.name, file_chunks(path))
+        else:
             blobs.put_file(path)  # hashes again: a damaged backup blob cannot slip in
     if (snapshot / "index").is_dir():
         shutil.copytree(snapshot / "index", settings.index_path, dirs_exist_ok=True)

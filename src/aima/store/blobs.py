@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,11 @@ class BlobRef:
 
 
 class BlobStore(Protocol):
+    def content_key(self, sha256: str) -> str:
+        """The key under which plaintext with this sha256 is (or would be) stored: the sha256
+        itself for plain stores, a keyed hash of it when encryption is on."""
+        ...
+
     def put_file(self, path: Path) -> BlobRef: ...
     def put_bytes(self, data: bytes) -> BlobRef: ...
     def get_bytes(self, sha256: str) -> bytes: ...
@@ -78,6 +83,33 @@ class LocalBlobStore:
     def _path(self, sha256: str) -> Path:
         check_key(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def content_key(self, sha256: str) -> str:
+        return check_key(sha256)
+
+    def put_chunks(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Store bytes verbatim under ``key`` (no checksum: the encrypted store's backend)."""
+        final = self._path(key)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            self._sync_dir(final.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _sync_dir(self, directory: Path) -> None:
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def put_file(self, path: Path) -> BlobRef:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,19 @@ class S3BlobStore:
     def _key(self, sha256: str) -> str:
         check_key(sha256)
         return f"{self.prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def content_key(self, sha256: str) -> str:
+        return check_key(sha256)
+
+    def put_chunks(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Store bytes verbatim under ``key`` (no checksum: the encrypted store's backend)."""
+        if self.spool_dir is not None:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.spool_dir, prefix="aima-up-") as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+            spool.flush()
+            self._client.upload_file(spool.name, self.bucket, self._key(key))
 
     def put_file(self, path: Path) -> BlobRef:
         sha, size = sha256_file(path)
