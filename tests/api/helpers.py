@@ -23,6 +23,7 @@ from aima.api.deps import access_rule_of
 from aima.runtime import Runtime
 from aima.security.permissions import Permission
 from aima.services.access import cli_principal
+from aima.services.cases import CASE_HEADER
 
 with warnings.catch_warnings():  # starlette warns once, at import, that httpx is deprecated
     warnings.filterwarnings("ignore", message=".*httpx.*")
@@ -195,6 +196,7 @@ class Api:
     runtime: Runtime
     client: TestClient
     callers: dict[str, Account] = field(default_factory=dict)
+    cases: dict[str, str] = field(default_factory=dict)  # username -> an open case of theirs
 
     def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
         r = self.client.post(
@@ -218,6 +220,18 @@ class Api:
             self.callers[name] = Account(name, role, user.id, access, refresh)
         return self.callers[name]
 
+    def open_case(self, *members: Account, title: str = "test investigation") -> str:
+        """An open case (opened by the local admin) whose members are ``members``; its id."""
+        return open_case(self.runtime, *(m.username for m in members), title=title)
+
+    def case_headers(self, caller: Account) -> dict[str, str]:
+        """``caller``'s headers plus ``X-AIMA-Case`` naming an open case they are a member of
+        (one per caller, opened on first use): what face/voice search, seen-before, dossiers
+        and exports need while ``privacy.cases_required`` is on."""
+        if caller.username not in self.cases:
+            self.cases[caller.username] = self.open_case(caller)
+        return {**caller.headers, CASE_HEADER: self.cases[caller.username]}
+
     def upload(
         self,
         caller: Account,
@@ -239,6 +253,18 @@ class Api:
     def count(self, model: Any) -> int:
         with self.runtime.db.session() as s:
             return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def open_case(runtime: Runtime, *usernames: str, title: str = "test investigation") -> str:
+    """Open a case as the local admin with ``usernames`` as members; returns its id."""
+    case = runtime.cases.create(
+        cli_principal(),
+        title=title,
+        legal_basis="legitimate_interests",
+        justification="integration test of purpose-bound biometric search",
+        members=list(usernames),
+    )
+    return str(case["id"])
 
 
 def b64url(data: dict[str, Any]) -> str:

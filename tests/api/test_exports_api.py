@@ -151,7 +151,9 @@ def _seed(api: Api, owner_id: str) -> str:
 
 def _get(api: Api, who: Any, media_id: str, fmt: str) -> Any:
     return api.client.get(
-        f"/api/v1/media/{media_id}/export", params={"format": fmt}, headers=who.headers
+        f"/api/v1/media/{media_id}/export",
+        params={"format": fmt},
+        headers=api.case_headers(who),  # exports run under a case (purpose binding)
     )
 
 

@@ -23,11 +23,12 @@ def _ok(r: Any) -> Any:
 def test_person_and_media_summaries(api: Api) -> None:
     w = _build(api.runtime.db)
     c, viewer = api.client, api.user("viewer").headers
+    under_case = api.case_headers(api.user("viewer"))  # dossiers run under a case
 
     out = _ok(c.get(f"/api/v1/persons/{w.alice}/summary", headers=viewer))
     assert (out["method"], out["label"], out["regenerated"]) == ("extractive", OFFLINE, True)
     assert out["subject_id"] == w.alice and len(out["facts_hash"]) == 64
-    facts = {f["id"] for f in _ok(c.get(f"/api/v1/persons/{w.alice}/dossier", headers=viewer))[
+    facts = {f["id"] for f in _ok(c.get(f"/api/v1/persons/{w.alice}/dossier", headers=under_case))[
         "facts"
     ]}  # fmt: skip
     assert out["sentences"] and all(set(s["cites"]) <= facts for s in out["sentences"])
@@ -38,9 +39,9 @@ def test_person_and_media_summaries(api: Api) -> None:
     forced = _ok(c.get(f"/api/v1/persons/{w.alice}/summary?refresh=true", headers=viewer))
     assert forced["regenerated"] is True and forced["sentences"] == out["sentences"]
 
-    doc = _ok(c.get(f"/api/v1/persons/{w.alice}/dossier", headers=viewer))
+    doc = _ok(c.get(f"/api/v1/persons/{w.alice}/dossier", headers=under_case))
     assert doc["narrative"]["label"] == OFFLINE and doc["narrative"]["text"] == out["text"]
-    md = c.get(f"/api/v1/persons/{w.alice}/dossier?format=md", headers=viewer)
+    md = c.get(f"/api/v1/persons/{w.alice}/dossier?format=md", headers=under_case)
     assert md.status_code == 200 and f"_{OFFLINE}_" in md.text and "## Written summary" in md.text
 
     media = _ok(c.get(f"/api/v1/media/{w.media_a}/summary", headers=viewer))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import pkgutil
 import threading
 from collections.abc import Iterable, Sequence
@@ -20,11 +21,12 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from aima.analyzers.base import Analyzer, AnalyzerServices
-from aima.core.errors import ConfigError, InvalidInput
+from aima.core.errors import ConfigError, Forbidden, InvalidInput
 from aima.core.settings import Settings
 from aima.inference.models import ModelStore
 
 ENTRY_POINT_GROUP = "aima.analyzers"
+log = logging.getLogger(__name__)
 
 
 def _classes_in(module: ModuleType) -> list[type[Analyzer]]:
@@ -76,6 +78,12 @@ def discover(plugin_modules: Iterable[str] = ()) -> dict[str, tuple[type[Analyze
 
 
 POLICY = "disabled by policy"
+JURISDICTION = "forbidden by jurisdiction policy"
+
+
+def forbidden_reason(jurisdiction: str) -> str:
+    """``forbidden by jurisdiction policy (EU AI Act, workplace)``: the disabled reason."""
+    return f"{JURISDICTION} ({jurisdiction.strip() or 'unnamed jurisdiction'})"
 
 
 class AnalyzerRegistry:
@@ -83,7 +91,9 @@ class AnalyzerRegistry:
 
     An analyzer is *disabled* (recorded as such in plans and jobs, with the reason from
     :meth:`disabled_reason`) when settings name it in ``disabled_analyzers``, when it is
-    sensitive and sensitive analyzers are not allowed, or when its own
+    sensitive and sensitive analyzers are not allowed, when the deployment's jurisdiction
+    forbids it (``privacy.forbidden_analyzers``: "forbidden by jurisdiction policy (...)";
+    a request naming one is refused by :meth:`resolve`), or when its own
     ``unavailable_reason(settings)`` says it cannot run (e.g. ``scenes`` without a VLM
     endpoint: "not configured: ..."). ``services`` (model clients, review feedback) come
     from the composition root and are handed to each instance through ``attach``.
@@ -94,15 +104,30 @@ class AnalyzerRegistry:
         self.classes = {name: cls for name, (cls, _) in found.items()}
         self._services = services or AnalyzerServices()
         self._reasons: dict[str, str] = {}
+        self.jurisdiction = settings.privacy.jurisdiction
+        self.forbidden = frozenset(settings.privacy.forbidden_analyzers)
+        # forbidden analyzers left in the default list are planned as disabled, not refused:
+        # every upload would fail otherwise. Named in a request, they are refused.
+        self._refused = self.forbidden - set(settings.jobs.default_analyzers)
+        if self.forbidden & set(settings.jobs.default_analyzers):
+            log.warning(
+                "AIMA_JOBS__DEFAULT_ANALYZERS names %s, which the jurisdiction policy forbids: "
+                "recorded as disabled; remove them from the default list",
+                sorted(self.forbidden & set(settings.jobs.default_analyzers)),
+            )
         for name, cls in self.classes.items():
             unavailable = cls.unavailable_reason(settings)
-            if name in settings.disabled_analyzers or (
+            if name in self.forbidden:
+                self._reasons[name] = forbidden_reason(self.jurisdiction)
+            elif name in settings.disabled_analyzers or (
                 cls.sensitive and not settings.allow_sensitive_analyzers
             ):
                 self._reasons[name] = POLICY
             elif unavailable is not None:
                 self._reasons[name] = unavailable
-        self.disabled = frozenset(self._reasons) | frozenset(settings.disabled_analyzers)
+        self.disabled = (
+            frozenset(self._reasons) | frozenset(settings.disabled_analyzers) | self.forbidden
+        )
         self._default_chunk_s = settings.jobs.chunk_s
         self.models = ModelStore(settings.models_path)
         self._instances: dict[str, Analyzer] = {}
@@ -163,7 +188,27 @@ class AnalyzerRegistry:
             return self._instances[name]
 
     def resolve(self, names: Sequence[str]) -> list[str]:
-        """Validate names and add requirements, in dependency order."""
+        """Validate names and add requirements, in dependency order.
+
+        Naming an analyzer the jurisdiction forbids is refused (403); one the operator left
+        in the default list is planned as disabled instead, like any disabled analyzer.
+        """
+        self._refuse_forbidden(names)
+        return self._resolve(names)
+
+    def _refuse_forbidden(self, names: Sequence[str]) -> None:
+        named = [n for n in dict.fromkeys(names) if n in self._refused]
+        if not named:
+            return
+        raise Forbidden(
+            f"analyzer(s) {', '.join(named)} {'is' if len(named) == 1 else 'are'} "
+            f"{forbidden_reason(self.jurisdiction)}; this deployment may not run "
+            f"{'it' if len(named) == 1 else 'them'} (AIMA_PRIVACY__FORBIDDEN_ANALYZERS). "
+            "Ask again without them",
+            details={"forbidden": named, "jurisdiction": self.jurisdiction},
+        )
+
+    def _resolve(self, names: Sequence[str]) -> list[str]:
         unknown = [n for n in names if n not in self.classes]
         if unknown:
             raise InvalidInput(
@@ -195,4 +240,4 @@ class AnalyzerRegistry:
     def order(self, names: Sequence[str]) -> list[str]:
         """``names`` in dependency order, without adding requirements."""
         wanted = set(names)
-        return [n for n in self.resolve(names) if n in wanted]
+        return [n for n in self._resolve(names) if n in wanted]

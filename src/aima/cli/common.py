@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from aima.core.progress import Progress as ProgressEvent
 from aima.core.progress import ProgressHook
 from aima.core.settings import Settings, load_settings
 from aima.runtime import Runtime, build_runtime
+from aima.services.access import cli_principal
+from aima.services.cases import CaseUse
 
 console = Console()
 err = Console(stderr=True)
@@ -67,6 +69,22 @@ def guarded(fn: Callable[[], T]) -> T:
         return fn()
     except AimaError as exc:
         fail(exc.message)
+
+
+#: ``case: CaseOption = None`` on commands that run under a case (purpose binding)
+CaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--case",
+        help="the open case this runs under (`aima cases list`); required while "
+        "AIMA_PRIVACY__CASES_REQUIRED is on",
+    ),
+]
+
+
+def case_use(rt: Runtime, purpose: str, case_id: str | None) -> CaseUse:
+    """The case a command runs under (checked like the API does), or exit with the reason."""
+    return guarded(lambda: rt.cases.authorize(cli_principal(), case_id, purpose))
 
 
 def print_json(data: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from aima.cli.common import console, guarded, print_json, runtime
+from aima.cli.common import CaseOption, case_use, console, guarded, print_json, runtime
 from aima.services.access import cli_principal
 
 search_app = typer.Typer(help="Search by face photo, voice clip or text.", no_args_is_help=True)
@@ -77,9 +77,10 @@ def face(
     k: K = 10,
     min_score: MinScore = None,
     as_json: AsJson = False,
+    case: CaseOption = None,
 ) -> None:
-    """Persons whose face matches the face(s) in PHOTO, best first (audited)."""
-    _by_example("face", photo, k, min_score, as_json)
+    """Persons whose face matches the face(s) in PHOTO, best first (audited, under --case)."""
+    _by_example("face", photo, k, min_score, as_json, case)
 
 
 @search_app.command("voice")
@@ -88,16 +89,21 @@ def voice(
     k: K = 10,
     min_score: MinScore = None,
     as_json: AsJson = False,
+    case: CaseOption = None,
 ) -> None:
-    """Voice identities (and persons) matching the speaker(s) in CLIP, best first (audited)."""
-    _by_example("voice", clip, k, min_score, as_json)
+    """Voice identities (and persons) matching the speaker(s) in CLIP, best first (audited,
+    under --case)."""
+    _by_example("voice", clip, k, min_score, as_json, case)
 
 
-def _by_example(kind: str, path: Path, k: int, min_score: float | None, as_json: bool) -> None:
+def _by_example(
+    kind: str, path: Path, k: int, min_score: float | None, as_json: bool, case_id: str | None
+) -> None:
     rt = runtime()
+    use = case_use(rt, f"{kind}_search", case_id)
     search = rt.search.face if kind == "face" else rt.search.voice
     result = guarded(
-        lambda: search(cli_principal(), path, name=path.name, k=k, min_score=min_score)
+        lambda: search(cli_principal(), path, name=path.name, k=k, min_score=min_score, case=use)
     )
     if as_json:
         print_json(result)

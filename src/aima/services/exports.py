@@ -23,6 +23,7 @@ from aima.pipeline.subtitles import to_srt, to_webvtt
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.cases import CaseUse
 from aima.store.db import Database
 from aima.store.models import Observation
 
@@ -144,7 +145,14 @@ class ExportService:
         self.db = db
         self.timelines = timelines
 
-    def export(self, principal: Principal, media_id: str, fmt: ExportFormat) -> ExportFile:
+    def export(
+        self,
+        principal: Principal,
+        media_id: str,
+        fmt: ExportFormat,
+        *,
+        case: CaseUse | None = None,
+    ) -> ExportFile:
         principal.require(Permission.RESULTS_READ)
         timeline = self.timelines.timeline(principal, media_id)  # checks access to the media
         segments = timeline["tracks"].get("transcript", [])
@@ -168,7 +176,11 @@ class ExportService:
                 action="media.export",
                 object_type="media",
                 object_id=media_id,
-                details={"format": fmt, "bytes": len(body)},
+                details={
+                    "format": fmt,
+                    "bytes": len(body),
+                    **(case.audit() if case is not None else {}),
+                },
             )
         return ExportFile(body, MEDIA_TYPES[fmt], f"{media_id}.{fmt}")
 

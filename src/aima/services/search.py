@@ -29,7 +29,8 @@ from aima.results import FacesResult, SpeakersResult
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services import reembed
-from aima.services.access import Principal, visible_media
+from aima.services.access import Principal, media_names, media_views, visible_media
+from aima.services.cases import CaseUse
 from aima.services.text_search import Mode, TextSearch
 from aima.store.db import Database
 from aima.store.models import Media, Person
@@ -97,6 +98,7 @@ class SearchService:
         name: str = "query",
         k: int = 10,
         min_score: float | None = None,
+        case: CaseUse | None = None,
     ) -> dict[str, Any]:
         """Faces in a photo -> nearest persons and observations, each with a calibrated score."""
         principal.require(Permission.SEARCH_BIOMETRIC)
@@ -112,6 +114,7 @@ class SearchService:
             "query": {"sha256": _sha256(path), "name": name, "faces": len(queries)},
             "model_id": model,
             "results": self._results(
+                principal,
                 "face",
                 model,
                 queries,
@@ -120,7 +123,7 @@ class SearchService:
                 lambda f: {"face": {"box": f["box"], "confidence": f["confidence"]}},
             ),
         }
-        self._audit(principal, "search.face", result, path)
+        self._audit(principal, "search.face", result, path, case)
         return result
 
     def voice(
@@ -131,6 +134,7 @@ class SearchService:
         name: str = "query",
         k: int = 10,
         min_score: float | None = None,
+        case: CaseUse | None = None,
     ) -> dict[str, Any]:
         """Speakers in a clip -> nearest voice identities and persons with calibrated scores."""
         principal.require(Permission.SEARCH_BIOMETRIC)
@@ -150,6 +154,7 @@ class SearchService:
             "query": {"sha256": _sha256(path), "name": name, "speakers": len(queries)},
             "model_id": model,
             "results": self._results(
+                principal,
                 "voice",
                 model,
                 queries,
@@ -158,11 +163,12 @@ class SearchService:
                 lambda sp: {"speaker": {"id": sp["id"], "speech_s": sp.get("total_s")}},
             ),
         }
-        self._audit(principal, "search.voice", result, path)
+        self._audit(principal, "search.voice", result, path, case)
         return result
 
     def _results(
         self,
+        principal: Principal,
         kind: str,
         model: str,
         queries: list[dict[str, Any]],
@@ -177,10 +183,11 @@ class SearchService:
         # more observations than persons asked for: several may belong to one person
         per_query = self.engine.match(kind, model, vectors, k=k * 3, min_score=min_score)
         return [
-            {**describe(q), **self._group(m, k)} for q, m in zip(queries, per_query, strict=True)
+            {**describe(q), **self._group(principal, m, k)}
+            for q, m in zip(queries, per_query, strict=True)
         ]
 
-    def _group(self, matches: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    def _group(self, principal: Principal, matches: list[dict[str, Any]], k: int) -> dict[str, Any]:
         """Matching observations, and the persons they belong to ranked by best score."""
         persons: dict[str, dict[str, Any]] = {}
         for m in matches:
@@ -199,19 +206,20 @@ class SearchService:
             names = dict(
                 s.execute(select(Person.id, Person.name).where(Person.id.in_(list(persons)))).all()
             )
-            media = dict(
-                s.execute(
-                    select(Media.id, Media.original_name).where(
-                        Media.id.in_({m["media_id"] for m in matches})
-                    )
-                ).all()
-            )
+            media = media_names(s, principal, {m["media_id"] for m in matches})
         for p in ranked:
             p["name"] = names.get(p["person_id"])
         obs = [{**m, "media_name": media.get(m["media_id"])} for m in matches[:k]]
         return {"persons": ranked, "observations": obs}
 
-    def _audit(self, principal: Principal, action: str, result: dict[str, Any], path: Path) -> None:
+    def _audit(
+        self,
+        principal: Principal,
+        action: str,
+        result: dict[str, Any],
+        path: Path,
+        case: CaseUse | None = None,
+    ) -> None:
         hits = [p["person_id"] for r in result.get("results", []) for p in r.get("persons", [])]
         with self.db.session() as s:
             audit.record(
@@ -223,6 +231,7 @@ class SearchService:
                     "query_sha256": result["query"]["sha256"],
                     "query_bytes": path.stat().st_size,
                     "persons": hits[:50],
+                    **(case.audit() if case is not None else {}),
                 },
             )
 
@@ -254,14 +263,16 @@ class SearchService:
                 offset=offset,
             )
             hits = [r.hit for r in found]
-            names = dict(
-                s.execute(
-                    select(Media.id, Media.original_name).where(
-                        Media.id.in_({h.media_id for h in hits})
-                    )
-                ).all()
-            )
-            who = speaker_labels(s, {h.media_id for h in hits if h.speaker})
+            rows = s.execute(select(Media).where(Media.id.in_({h.media_id for h in hits})))
+            views = media_views(s, principal, rows.scalars())
+            names = {i: v.name for i, v in views.items()}
+            # a duplicate viewer's hits name no person: persons come from others' corrections
+            named = {
+                h.media_id
+                for h in hits
+                if h.speaker and h.media_id in views and not views[h.media_id].restricted
+            }
+            who = speaker_labels(s, named)
             audit.record(
                 s,
                 actor=principal.actor,

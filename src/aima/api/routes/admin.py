@@ -99,6 +99,7 @@ def analyzers(
                 "kinds": sorted(k.value for k in cls.kinds),
                 "description": cls.description,
                 "disabled": name in runtime.registry.disabled,
+                "disabled_reason": runtime.registry.disabled_reason(name),
                 "default": name in runtime.settings.jobs.default_analyzers,
                 "config": runtime.registry.configs[name].model_dump(mode="json"),
             }

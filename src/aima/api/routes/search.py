@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel
 
+from aima.api.case_guard import CASE_RESPONSES, CaseFor, CaseUse
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.uploads import copy_limited
 from aima.runtime import Runtime
@@ -46,34 +47,38 @@ def spooled(runtime: Runtime, upload: UploadFile) -> Iterator[tuple[Path, str]]:
         yield path, name
 
 
-@router.post("/face")
+@router.post("/face", responses=CASE_RESPONSES)
 def by_face(
     runtime: RuntimeDep,
     file: QueryFile,
     principal: Principal = Caller(Permission.SEARCH_BIOMETRIC),
+    case: CaseUse = CaseFor("face_search"),
     k: K = 10,
     min_score: MinScore = None,
 ) -> dict[str, Any]:
     """Every face in the photo -> the nearest persons and their appearances, best first.
 
     ``results[i]`` belongs to the i-th face found (``face.box``); a photo without a face
-    answers with ``query.faces == 0`` and no results.
+    answers with ``query.faces == 0`` and no results. Runs under a case (``X-AIMA-Case``).
     """
     with spooled(runtime, file) as (path, name):
-        return runtime.search.face(principal, path, name=name, k=k, min_score=min_score)
+        return runtime.search.face(principal, path, name=name, k=k, min_score=min_score, case=case)
 
 
-@router.post("/voice")
+@router.post("/voice", responses=CASE_RESPONSES)
 def by_voice(
     runtime: RuntimeDep,
     file: QueryFile,
     principal: Principal = Caller(Permission.SEARCH_BIOMETRIC),
+    case: CaseUse = CaseFor("voice_search"),
     k: K = 10,
     min_score: MinScore = None,
 ) -> dict[str, Any]:
-    """Every speaker in the clip (audio, or video with sound) -> the nearest voice identities."""
+    """Every speaker in the clip (audio, or video with sound) -> the nearest voice identities.
+
+    Runs under a case (``X-AIMA-Case``)."""
     with spooled(runtime, file) as (path, name):
-        return runtime.search.voice(principal, path, name=name, k=k, min_score=min_score)
+        return runtime.search.voice(principal, path, name=name, k=k, min_score=min_score, case=case)
 
 
 class TextHitOut(BaseModel):

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from aima.api.deps import Caller, RuntimeDep
 from aima.security.permissions import Permission
@@ -32,9 +32,20 @@ class SettingOut(BaseModel):
     redacted: bool
 
 
+class PolicyOut(BaseModel):
+    """The deployment's data-protection policy, in one place (also among ``items``)."""
+
+    jurisdiction: str = Field(description="AIMA_PRIVACY__JURISDICTION; empty: not named")
+    cases_required: bool = Field(description="biometric search, dossiers, exports need a case")
+    forbidden_analyzers: list[str] = Field(
+        description="analyzers the jurisdiction forbids: disabled, and refused when requested"
+    )
+
+
 class SettingsOut(BaseModel):
     env: str
     items: list[SettingOut]
+    policy: PolicyOut
 
 
 def _scalar(value: Any) -> Scalar:
@@ -76,4 +87,10 @@ def effective_settings(
     settings = runtime.settings
     dumped = settings.model_dump(mode="python")
     dumped["database_url"] = settings.resolved_database_url
-    return SettingsOut(env=settings.env, items=flatten(dumped))
+    privacy = settings.privacy
+    policy = PolicyOut(
+        jurisdiction=privacy.jurisdiction,
+        cases_required=privacy.cases_required,
+        forbidden_analyzers=sorted(privacy.forbidden_analyzers),
+    )
+    return SettingsOut(env=settings.env, items=flatten(dumped), policy=policy)
