@@ -300,7 +300,7 @@ def test_list_filter_and_get(api: Api, world: World) -> None:
     missing = _error(c.get(f"{P}/per_nobody", headers=h), 404)
     assert missing["code"] == "not_found" and "per_nobody" in missing["message"]
     _error(c.get(f"{P}/per_nobody/corrections", headers=h), 404)
-    _error(c.get(f"{P}/per_nobody/dossier", headers=h), 404)
+    _error(c.get(f"{P}/per_nobody/dossier", headers=api.case_headers(api.user("viewer"))), 404)
     assert "limit" in _error(c.get(P, params={"limit": 501}, headers=h), 422)["message"]
     assert "kind" in _error(c.get(P, params={"kind": "smell"}, headers=h), 422)["message"]
 
@@ -346,7 +346,7 @@ def test_merge_redirects_and_undo_restores(api: Api, world: World) -> None:
 
 
 def test_split_reject_rename_and_seen_before(api: Api, world: World) -> None:
-    h = api.user("analyst").headers
+    h = api.case_headers(api.user("analyst"))
     c = api.client
     alice, carol = world.persons["alice"], world.persons["carol"]
     first, second = world.observations["alice"]
@@ -490,16 +490,19 @@ def test_dossier_json_and_markdown_are_audited(api: Api, world: World) -> None:
     viewer, admin = api.user("viewer"), api.user("admin")
     c = api.client
     alice = world.persons["alice"]
-    doc = _ok(c.get(f"{P}/{alice}/dossier", headers=viewer.headers))
+    doc = _ok(c.get(f"{P}/{alice}/dossier", headers=api.case_headers(viewer)))
     assert doc["person"]["id"] == alice and doc["facts"]
     assert {s["media_id"] for s in doc["sources"]} >= {world.media["meeting"]}
 
-    r = c.get(f"{P}/{alice}/dossier", params={"format": "md"}, headers=viewer.headers)
+    r = c.get(f"{P}/{alice}/dossier", params={"format": "md"}, headers=api.case_headers(viewer))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/markdown")
     assert r.headers["content-disposition"] == f'attachment; filename="dossier-{alice}.md"'
     assert r.text.startswith("# ") and alice in r.text and "meeting" in r.text
-    _error(c.get(f"{P}/{alice}/dossier", params={"format": "pdf"}, headers=viewer.headers), 422)
+    _error(
+        c.get(f"{P}/{alice}/dossier", params={"format": "pdf"}, headers=api.case_headers(viewer)),
+        422,
+    )
 
     events = _ok(
         c.get("/api/v1/audit", params={"action": "person.dossier_export"}, headers=admin.headers)
@@ -618,7 +621,7 @@ def test_search_by_face_photo_finds_the_person(face_api: Api, tmp_path: Path) ->
         "/api/v1/search/face",
         files={"file": ("astronaut.jpg", query.read_bytes(), "image/jpeg")},
         data={"k": "5"},
-        headers=analyst.headers,
+        headers=face_api.case_headers(analyst),
     )
     found = _ok(r)
     assert found["query"]["faces"] == 1 and found["query"]["name"] == "astronaut.jpg"
@@ -627,13 +630,15 @@ def test_search_by_face_photo_finds_the_person(face_api: Api, tmp_path: Path) ->
     assert best["appearances"][0]["media_id"] == outcome.media_id
     (event,) = rt.system.audit_events(cli_principal(), action="search.face", limit=5)
     assert event.actor == "api:analyst" and event.details["persons"] == [person["id"]]
+    assert event.details["case"] == face_api.cases["analyst"]
+    assert event.details["purpose"] == "face_search"
     assert event.details["query_sha256"] == hashlib.sha256(query.read_bytes()).hexdigest()
     assert not list((rt.settings.data_dir / "tmp").iterdir())  # the query file is gone
 
 
 @needs_ffmpeg
 def test_bad_query_files_are_refused_clearly(face_api: Api, samples: dict[str, bytes]) -> None:
-    h = face_api.user("analyst").headers
+    h = face_api.case_headers(face_api.user("analyst"))
     c = face_api.client
 
     def post(kind: str, name: str, data: bytes, **form: str) -> Any:
@@ -666,7 +671,7 @@ def test_query_over_the_size_limit_is_413(make_runtime: Any, samples: dict[str, 
         r = client.post(
             "/api/v1/search/face",
             files={"file": ("big.jpg", samples["jpeg"])},
-            headers=api.user("analyst").headers,
+            headers=api.case_headers(api.user("analyst")),
         )
         assert "size limit" in _error(r, 413)["message"]
         assert not list((rt.settings.data_dir / "tmp").iterdir())

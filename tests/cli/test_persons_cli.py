@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from aima.cli.main import app
 from aima.runtime import Runtime, build_runtime
 from aima.store.models import AuditEvent
+from tests.api.helpers import open_case
 from tests.api.test_persons_api import Library, World, build_world
 from tests.conftest import TEST_SECRET, make_settings
 
@@ -94,14 +95,16 @@ def test_list_show_rename_and_dossier(
     assert [c["kind"] for c in history] == ["merge", "rename"]
 
     out = tmp_path / "alice.md"
-    aima("persons", "dossier", alice, "--format", "md", "--output", str(out))
+    case = open_case(rt)  # dossiers run under a case (purpose binding)
+    aima("persons", "dossier", alice, "--format", "md", "--output", str(out), "--case", case)
     assert out.read_text(encoding="utf-8").startswith("# Alice Example")
-    doc = _json(aima("persons", "dossier", alice, "--format", "json"))
+    doc = _json(aima("persons", "dossier", alice, "--format", "json", "--case", case))
     assert doc["person"] == {"id": alice, "name": "Alice Example", "merged_ids": []}
     with rt.db.session() as s:
         exports = s.query(AuditEvent).filter(AuditEvent.action == "person.dossier_export").all()
         assert sorted(e.details["format"] for e in exports) == ["json", "md"]
         assert all(e.actor.startswith("cli:") for e in exports)
+        assert {(e.details["case"], e.details["purpose"]) for e in exports} == {(case, "dossier")}
 
     # errors: one red line on stderr, exit code 1
     missing = aima("persons", "show", "per_nobody", code=1)
@@ -125,12 +128,13 @@ def test_links_sync_recluster_and_seen_before(aima: Run, library: tuple[Runtime,
     assert sum(c["observations"] for c in counts.values()) == 7
     assert "collection" in aima("persons", "recluster").stdout
 
-    seen = _json(aima("persons", "seen-before", world.persons["alice"], "--json"))
+    case = open_case(rt)
+    seen = _json(aima("persons", "seen-before", world.persons["alice"], "--json", "--case", case))
     assert seen["person_id"] == world.persons["alice"]
 
 
 def test_search_text_and_index(aima: Run, library: tuple[Runtime, World]) -> None:
-    _rt, world = library
+    rt, world = library
     hits = _json(aima("search", "text", "budget", "--json"))
     assert [(h["media_id"], h["source"]) for h in hits["results"]] == [
         (world.media["meeting"], "transcript")
@@ -149,5 +153,7 @@ def test_search_text_and_index(aima: Run, library: tuple[Runtime, World]) -> Non
     assert sorted(rebuilt.values()) == [1, 1, 5]
     assert "rebuilt 7 vector(s)" in _flat(aima("index", "rebuild").stdout)
 
-    missing = aima("search", "face", str(Path("no-such-photo.jpg")), code=1)
+    missing = aima(
+        "search", "face", str(Path("no-such-photo.jpg")), "--case", open_case(rt), code=1
+    )
     assert "no-such-photo.jpg" in _flat(missing.stderr)

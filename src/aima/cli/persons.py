@@ -11,8 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from aima.cli.common import console, fail, guarded, print_json, progress_bar, runtime
+from aima.cli.common import (
+    CaseOption,
+    case_use,
+    console,
+    fail,
+    guarded,
+    print_json,
+    progress_bar,
+    runtime,
+)
 from aima.services.access import cli_principal
+from aima.services.subject_export import SubjectExporter
 
 persons_app = typer.Typer(
     help="People across the library: list, show, correct, export.", no_args_is_help=True
@@ -266,10 +276,13 @@ def dossier(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to FILE (default: stdout)")
     ] = None,
+    case: CaseOption = None,
 ) -> None:
-    """Everything known about a person, each fact citing media and time (audited export)."""
+    """Everything known about a person, each fact citing media and time (audited export,
+    under --case)."""
     rt = runtime()
-    doc = guarded(lambda: rt.persons.dossier(cli_principal(), person_id, fmt.value))
+    use = case_use(rt, "dossier", case)
+    doc = guarded(lambda: rt.persons.dossier(cli_principal(), person_id, fmt.value, case=use))
     text = doc if isinstance(doc, str) else json.dumps(doc, indent=2, default=str) + "\n"
     if output is None:
         typer.echo(text, nl=False)
@@ -289,11 +302,16 @@ def seen_before(
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=500, help="neighbours per observation")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    case: CaseOption = None,
 ) -> None:
-    """Observations close to this person's that are not theirs (unknown people included)."""
+    """Observations close to this person's that are not theirs (unknown people included;
+    under --case)."""
     rt = runtime()
+    use = case_use(rt, "seen_before", case)
     out = guarded(
-        lambda: rt.persons.seen_before(cli_principal(), person_id, min_score=min_score, k=k)
+        lambda: rt.persons.seen_before(
+            cli_principal(), person_id, min_score=min_score, k=k, case=use
+        )
     )
     if as_json:
         print_json(out)
@@ -340,3 +358,52 @@ def recluster(as_json: Annotated[bool, typer.Option("--json", help="print JSON")
             coll, str(counts["observations"]), str(counts["changed"]), str(counts["new_persons"])
         )
     console.print(table)
+
+
+@persons_app.command("erase")
+def erase(
+    person_id: str,
+    reason: Annotated[
+        str, typer.Option("--reason", help="why (audited; must not contain the person's name)")
+    ],
+    with_media: Annotated[
+        bool, typer.Option("--with-media", help="also delete every media they appear in")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="also write the receipt to FILE")
+    ] = None,
+    case: CaseOption = None,
+) -> None:
+    """Erase a person from every store; prints the signed receipt (JSON)."""
+    rt = runtime()
+    use = case_use(rt, "erasure", case)
+    receipt = guarded(
+        lambda: rt.erasure.erase(
+            cli_principal(), person_id, reason=reason, with_media=with_media, case=use
+        )
+    )
+    if output is not None:
+        try:
+            output.write_text(json.dumps(receipt, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{output}: cannot write the receipt ({exc.strerror or exc})")
+    print_json(receipt)
+
+
+@persons_app.command("export-subject")
+def export_subject(
+    person_id: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="the ZIP file to write")],
+    case: CaseOption = None,
+) -> None:
+    """Subject access export: everything held about a person, as a ZIP (audited)."""
+    rt = runtime()
+    use = case_use(rt, "subject_export", case)
+    data = guarded(
+        lambda: SubjectExporter(rt.db, rt.blobs).export(cli_principal(), person_id, case=use)
+    )
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        fail(f"{output}: cannot write the export ({exc.strerror or exc})")
+    console.print(f"subject export of {person_id} written to {output} ({len(data)} bytes)")

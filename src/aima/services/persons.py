@@ -20,6 +20,7 @@ from aima.identity.engine import IdentityEngine, SyncReport, live_person, lock
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.cases import CaseUse
 from aima.services.summaries import SummaryService
 from aima.store.db import Database
 from aima.store.models import Correction, Media, Observation, Person, PersonLink
@@ -334,7 +335,12 @@ class PersonService:
     # --- dossier and "seen before?" -----------------------------------------------------
 
     def dossier(
-        self, principal: Principal, person_id: str, fmt: str = "json"
+        self,
+        principal: Principal,
+        person_id: str,
+        fmt: str = "json",
+        *,
+        case: CaseUse | None = None,
     ) -> dict[str, Any] | str:
         principal.require(Permission.PERSONS_READ)
         with self.db.session() as s:
@@ -346,14 +352,24 @@ class PersonService:
                 action="person.dossier_export",
                 object_type="person",
                 object_id=person.id,
-                details={"format": fmt, "facts": len(doc.get("facts", []))},
+                details={
+                    "format": fmt,
+                    "facts": len(doc.get("facts", [])),
+                    **(case.audit() if case is not None else {}),
+                },
             )
         if self.summaries is not None:
             doc["narrative"] = self.summaries.for_dossier(doc)
         return dossier_markdown(doc) if fmt == "md" else doc
 
     def seen_before(
-        self, principal: Principal, person_id: str, *, min_score: float | None = None, k: int = 50
+        self,
+        principal: Principal,
+        person_id: str,
+        *,
+        min_score: float | None = None,
+        k: int = 50,
+        case: CaseUse | None = None,
     ) -> dict[str, Any]:
         """Every observation close to this person's, not already theirs (unknowns included)."""
         principal.require(Permission.PERSONS_READ)
@@ -394,7 +410,7 @@ class PersonService:
                 action="search.seen_before",
                 object_type="person",
                 object_id=person.id,
-                details={"results": len(items)},
+                details={"results": len(items), **(case.audit() if case is not None else {})},
             )
         for m in items:
             m["media_name"] = names.get(m["media_id"])

@@ -20,10 +20,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aima.api.case_guard import CASE_RESPONSES, CaseFor, CaseUse
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import Page, Strict
 from aima.security.permissions import Permission
 from aima.services.access import Principal
+from aima.services.subject_export import SubjectExporter
 
 router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
 
@@ -252,17 +254,20 @@ def corrections(
                 "application/json": {"schema": {"type": "object"}},
                 "text/markdown": {"schema": {"type": "string"}},
             },
-        }
+        },
+        **CASE_RESPONSES,
     },
 )
 def dossier(
     person_id: str,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.PERSONS_READ),
+    case: CaseUse = CaseFor("dossier"),
     format: Annotated[Literal["json", "md"], Query(description="json or Markdown")] = "json",
 ) -> dict[str, Any] | Response:
-    """Everything known about the person, each fact citing media and time (audited export)."""
-    doc = runtime.persons.dossier(principal, person_id, format)
+    """Everything known about the person, each fact citing media and time (audited export,
+    under a case: ``X-AIMA-Case``)."""
+    doc = runtime.persons.dossier(principal, person_id, format, case=case)
     if isinstance(doc, str):
         filename = "dossier-" + re.sub(r"[^A-Za-z0-9_-]", "_", person_id)[:64] + ".md"
         return Response(
@@ -273,18 +278,20 @@ def dossier(
     return doc
 
 
-@router.get("/{person_id}/seen-before")
+@router.get("/{person_id}/seen-before", responses=CASE_RESPONSES)
 def seen_before(
     person_id: str,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.PERSONS_READ),
+    case: CaseUse = CaseFor("seen_before"),
     min_score: Annotated[
         float | None, Query(ge=0, le=1, description="default AIMA_IDENTITY__SEARCH_MIN_SCORE")
     ] = None,
     k: Annotated[int, Query(ge=1, le=500, description="neighbours per observation")] = 50,
 ) -> dict[str, Any]:
-    """Observations close to this person's that are not theirs (unknown people included)."""
-    return runtime.persons.seen_before(principal, person_id, min_score=min_score, k=k)
+    """Observations close to this person's that are not theirs (unknown people included);
+    runs under a case (``X-AIMA-Case``)."""
+    return runtime.persons.seen_before(principal, person_id, min_score=min_score, k=k, case=case)
 
 
 # --------------------------------------------------------------------------- corrections
@@ -334,3 +341,55 @@ def rename(
 ) -> CorrectedOut:
     """Name (or, with null, un-name) a person."""
     return CorrectedOut.model_validate(runtime.persons.rename(principal, person_id, body.name))
+
+
+# --------------------------------------------------------------------------- data subject rights
+class EraseIn(Strict):
+    reason: str = Field(
+        min_length=3,
+        max_length=1000,
+        description="why (kept in the audit trail: must not contain the person's name)",
+    )
+    with_media: bool = Field(
+        default=False, description="also delete every media the person appears in"
+    )
+
+
+@router.post("/{person_id}/erase", responses=CASE_RESPONSES)
+def erase(
+    person_id: str,
+    body: EraseIn,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.PERSONS_ERASE),
+    case: CaseUse = CaseFor("erasure"),
+) -> dict[str, Any]:
+    """Erase the person from every store; answers the signed receipt (``GET
+    /api/v1/receipts/{id}`` verifies it). Runs under a case (``X-AIMA-Case``)."""
+    return runtime.erasure.erase(
+        principal, person_id, reason=body.reason, with_media=body.with_media, case=case
+    )
+
+
+@router.get(
+    "/{person_id}/subject-export",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "the subject access ZIP"},
+        **CASE_RESPONSES,
+    },
+)
+def subject_export(
+    person_id: str,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.PERSONS_ERASE),
+    case: CaseUse = CaseFor("subject_export"),
+) -> Response:
+    """Everything held about the person as a ZIP: dossier, observations (no embeddings), their
+    transcript segments, face crops and a readable report (audited; under a case)."""
+    data = SubjectExporter(runtime.db, runtime.blobs).export(principal, person_id, case=case)
+    filename = "subject-" + re.sub(r"[^A-Za-z0-9_-]", "_", person_id)[:64] + ".zip"
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
