@@ -68,6 +68,13 @@ class Conflict(AimaError):
     code = "conflict"
 
 
+class Gone(AimaError):
+    """The object exists but its content was deleted on purpose (e.g. by a retention rule)."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(AimaError):
     status = 413
     code = "payload_too_large"

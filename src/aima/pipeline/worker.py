@@ -64,6 +64,7 @@ class Worker:
         worker_id: str | None = None,
         hook_factory: Callable[[str], ProgressHook] | None = None,
         after_job: Callable[[str | None, JobState | None], None] | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -74,6 +75,8 @@ class Worker:
         self.stop_event = threading.Event()
         self.hook_factory = hook_factory or (lambda _job_id: no_progress)
         self.after_job = after_job or (lambda _job_id, _state: None)
+        # cheap periodic work (retention rules), once per loop turn; must not raise
+        self.tick = tick or (lambda: None)
 
     def register(self) -> None:
         with self.db.session() as s:
@@ -172,6 +175,7 @@ class Worker:
                 log.exception("worker could not reach the database; retrying")
                 self.stop_event.wait(max(1.0, self.settings.poll_interval_s))
                 continue
+            self.tick()
             if not ran:
                 if idle_exit:
                     return

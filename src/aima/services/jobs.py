@@ -14,14 +14,22 @@ from aima.analyzers.registry import AnalyzerRegistry
 from aima.compute.budgets import BudgetBook, BudgetExceeded
 from aima.compute.costs import DEFAULT_PRIOR, PRIOR_SECONDS, PRIOR_WEIGHT, CostModel, unit_of
 from aima.compute.estimate import Estimate, Estimator, Work
-from aima.core.errors import Forbidden, InvalidInput
+from aima.core.errors import Forbidden, Gone, InvalidInput
 from aima.core.settings import ComputeSettings
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import JobState
 from aima.media.types import MediaInfo, MediaKind
 from aima.security import audit
 from aima.security.permissions import Permission
-from aima.services.access import Principal, get_job, get_media, require_manage, visible_jobs
+from aima.services.access import (
+    Principal,
+    get_job,
+    get_media,
+    name_column,
+    require_manage,
+    visible_jobs,
+)
+from aima.services.quotas import QuotaService
 from aima.store.db import Database
 from aima.store.models import AnalysisResult, Job, JobChunk, Media
 
@@ -86,7 +94,9 @@ class JobService:
         *,
         estimator: Estimator | None = None,
         budgets: BudgetBook | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self.quotas = quotas  # per-user GPU-seconds / money per month (None: no quotas)
         self.db = db
         self.ledger = ledger
         self.registry = registry
@@ -109,6 +119,12 @@ class JobService:
         budget; ``awaiting_confirmation`` when it costs more than ``compute.confirm_above``,
         unless ``confirmed`` (the caller already accepted the estimate, e.g. ``--yes``)."""
         principal.require(Permission.JOBS_CREATE)
+        with self.db.session() as s:
+            if get_media(s, principal, media_id).raw_deleted_at is not None:
+                raise Gone(
+                    f"media {media_id}: its original file was deleted by a retention rule; "
+                    "its results stay, but it cannot be analysed again"
+                )
         estimate, refusal = self._estimate(principal, media_id, analyzers, project)
         if refusal is not None:
             self._audit(
@@ -119,6 +135,7 @@ class JobService:
                 object_type="media",
             )
             raise BudgetExceeded(refusal, details={"estimate": estimate.to_dict()})
+        self._check_quota(principal, principal.user_id, estimate.to_dict(), media_id)
         names = self.registry.resolve(list(analyzers))
         if names != list(analyzers):
             # requirements already analysed (accepted results) are reused, not redone
@@ -171,6 +188,7 @@ class JobService:
         check = self.budgets.check(job.created_by, job.project, amount)
         if check.refusal is not None:
             raise BudgetExceeded(check.refusal)
+        self._check_quota(principal, job.created_by, job.estimate, job_id, job_id=job_id)
         job = self.ledger.confirm(job_id, principal.actor)
         self._audit(principal, "job.confirm", job_id, {"amount": amount})
         return job
@@ -210,7 +228,7 @@ class JobService:
         with self.db.session() as s:
             total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             rows = s.execute(
-                query.add_columns(Media.original_name)
+                query.add_columns(name_column(principal))  # the caller's name for it
                 .join(Media, Media.id == Job.media_id)
                 .order_by(*_job_order(sort))
                 .limit(limit)
@@ -286,8 +304,37 @@ class JobService:
         work = [self._work(a.name, a.chunks, info) for a in planned if a.status == "run"]
         estimate = self.estimator.estimate(work)
         check = self.budgets.check(principal.user_id, project, estimate.amount)
-        notes = check.warnings + ([check.refusal] if check.refusal else [])
-        return estimate.with_budget(notes, check.budgets), check.refusal
+        refusal = check.refusal
+        if refusal is None and self.quotas is not None:
+            over = self.quotas.job_refusal(principal.user_id, estimate.to_dict())
+            refusal = over.message if over is not None else None
+        notes = check.warnings + ([refusal] if refusal else [])
+        return estimate.with_budget(notes, check.budgets), refusal
+
+    def _check_quota(
+        self,
+        principal: Principal,
+        owner: str | None,
+        estimate: dict[str, Any],
+        object_id: str,
+        *,
+        job_id: str | None = None,
+    ) -> None:
+        """Refuse (429, nothing queued or confirmed) a job past its owner's GPU-seconds or money
+        quota for the month; the error names the quota, what is left and when it resets."""
+        if self.quotas is None:
+            return
+        over = self.quotas.job_refusal(owner, estimate, job_id=job_id)
+        if over is None:
+            return
+        self._audit(
+            principal,
+            "job.refused",
+            object_id,
+            {"reason": over.message, "quota": over.details.get("quota")},
+            object_type="media" if job_id is None else "job",
+        )
+        raise over
 
     def _work(self, name: str, chunks: int, info: MediaInfo) -> Work:
         analyzer = self.registry.get(name)

@@ -160,7 +160,10 @@ class SystemService:
     def verify_storage(self, hook: ProgressHook = no_progress) -> list[StorageProblem]:
         """Every blob referenced by media must exist and match its sha256."""
         with self.db.session() as s:
-            rows = s.execute(select(Media.sha256, Media.id)).all()
+            # originals a retention rule deleted are gone on purpose, not missing
+            rows = s.execute(
+                select(Media.sha256, Media.id).where(Media.raw_deleted_at.is_(None))
+            ).all()
         by_sha: dict[str, list[str]] = {}
         for sha, media_id in rows:
             by_sha.setdefault(sha, []).append(media_id)
