@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aima.api.schemas_compute import EstimateOut
 from aima.results import load_result
 from aima.results.schema import ResultData
+from aima.services.access import MediaView
 from aima.store.models import AnalysisResult, Job, JobChunk, Media, User
 
 
@@ -37,6 +38,7 @@ _ERROR_TEXT = {
     404: "not found (or not visible to the caller)",
     402: "over budget: the job would pass a hard spending limit",
     409: "conflict",
+    410: "gone: the file was deleted by a retention rule (its results remain)",
     413: "payload too large",
     415: "unsupported media",
     416: "range not satisfiable",
@@ -108,6 +110,16 @@ class UserPatch(Strict):
     is_active: bool | None = None
 
 
+ACCESS_DESCRIPTION = (
+    "why the caller sees it: all (a role that reads all media), upload (they uploaded it), "
+    "duplicate (they uploaded the same bytes: their own name, no uploader) or share"
+)
+NAME_DESCRIPTION = (
+    "the caller's name for the media: the original file name for roles that read all media "
+    "and for the uploader, the name they uploaded it under for a duplicate upload"
+)
+
+
 class MediaOut(BaseModel):
     id: str
     kind: str
@@ -115,13 +127,19 @@ class MediaOut(BaseModel):
     mime: str
     size: int
     sha256: str
-    original_name: str
+    original_name: str = Field(description=NAME_DESCRIPTION)
     info: dict[str, Any]
-    uploaded_by: str | None
+    uploaded_by: str | None = Field(description="None where the caller may not know it")
     created_at: datetime
+    access: str = Field(default="all", description=ACCESS_DESCRIPTION)
+    library: str = Field(default="default", description="whose retention rules apply")
+    raw_deleted_at: datetime | None = Field(
+        default=None, description="when a retention rule deleted the original file (410 since)"
+    )
 
     @classmethod
-    def of(cls, m: Media) -> MediaOut:
+    def of(cls, m: Media, view: MediaView | None = None) -> MediaOut:
+        """``view`` (access.media_views) decides the name and uploader the caller is shown."""
         return cls(
             id=m.id,
             kind=m.kind,
@@ -129,11 +147,25 @@ class MediaOut(BaseModel):
             mime=m.mime,
             size=m.size,
             sha256=m.sha256,
-            original_name=m.original_name,
+            original_name=view.name if view else m.original_name,
             info=m.info,
-            uploaded_by=m.uploaded_by,
+            uploaded_by=view.uploaded_by if view else m.uploaded_by,
             created_at=m.created_at,
+            access=view.access if view else "all",
+            library=m.library,
+            raw_deleted_at=m.raw_deleted_at,
         )
+
+
+class ShareIn(Strict):
+    username: str = Field(min_length=1, max_length=64, description="who may see the media")
+
+
+class ShareOut(BaseModel):
+    media_id: str
+    username: str
+    access: str = Field(description="share, or upload when they are its uploader")
+    created: bool = Field(description="false: they could see it already")
 
 
 T = TypeVar("T")

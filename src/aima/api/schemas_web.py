@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from aima.api.schemas import Strict
+from aima.api.schemas import ACCESS_DESCRIPTION, NAME_DESCRIPTION, Strict
 from aima.api.schemas_compute import EstimateOut
 from aima.services.jobs import JobPlan, PlannedAnalyzer
 from aima.services.media import MediaCard
@@ -43,8 +43,9 @@ class MediaCardOut(BaseModel):
     mime: str
     size: int
     sha256: str
-    original_name: str
-    uploaded_by: str | None
+    original_name: str = Field(description=NAME_DESCRIPTION)
+    uploaded_by: str | None = Field(description="None where the caller may not know it")
+    access: str = Field(default="all", description=ACCESS_DESCRIPTION)
     created_at: datetime
     duration_s: float | None
     width: int | None
@@ -59,7 +60,7 @@ class MediaCardOut(BaseModel):
 
     @classmethod
     def of(cls, c: MediaCard) -> MediaCardOut:
-        m = c.media
+        m, view = c.media, c.view
         info = m.info or {}
         return cls(
             id=m.id,
@@ -68,8 +69,9 @@ class MediaCardOut(BaseModel):
             mime=m.mime,
             size=m.size,
             sha256=m.sha256,
-            original_name=m.original_name,
-            uploaded_by=m.uploaded_by,
+            original_name=view.name if view else m.original_name,
+            uploaded_by=view.uploaded_by if view else m.uploaded_by,
+            access=view.access if view else "all",
             created_at=m.created_at,
             duration_s=info.get("duration_s"),
             width=info.get("width"),

@@ -33,7 +33,8 @@ from aima.media.inspect import inspect_media
 from aima.media.types import MediaInfo
 from aima.security import audit
 from aima.security.permissions import Permission
-from aima.services.access import Principal
+from aima.services.access import VIA_DUPLICATE, VIA_UPLOAD, Principal
+from aima.services.retention import DEFAULT_LIBRARY, check_library
 from aima.store.blobs import BlobRef, BlobStore, sha256_file
 from aima.store.db import Database
 from aima.store.models import Job, Media, MediaGrant
@@ -114,8 +115,10 @@ class IngestService:
         analyze: bool = True,
         analyzers: Sequence[str] | None = None,
         priority: int = 0,
+        library: str = DEFAULT_LIBRARY,
     ) -> IngestOutcome:
         principal.require(Permission.MEDIA_UPLOAD)
+        check_library(library)  # the retention rules of that library apply (services/retention)
         name = display_name(original_name or path.name)
         planned = (
             self.registry.resolve(list(analyzers or self.default_analyzers)) if analyze else []
@@ -137,7 +140,7 @@ class IngestService:
                     "(AIMA_LIMITS__MAX_BYTES)"
                 )
             sha, _ = sha256_file(path)
-            existing = self._existing(sha)
+            existing = self._existing(self.blobs.content_key(sha))  # keyed when encrypted
             if existing is not None:
                 return self._duplicate(existing, principal, name)
             info = inspect_media(path, self.limits, display_name=name, budget=self.decode_budget)
@@ -169,11 +172,19 @@ class IngestService:
                         info=info.to_dict(),
                         uploaded_by=principal.user_id,
                         created_at=utcnow(),
+                        library=library,
                     )
                 )
                 s.flush()
                 if principal.user_id:
-                    s.add(MediaGrant(media_id=media_id, user_id=principal.user_id))
+                    s.add(
+                        MediaGrant(
+                            media_id=media_id,
+                            user_id=principal.user_id,
+                            display_name=name,
+                            via=VIA_UPLOAD,
+                        )
+                    )
                 job_id = None
                 if planned:
                     job_id = new_id("job")
@@ -239,9 +250,20 @@ class IngestService:
             return s.execute(select(Media).where(Media.sha256 == sha)).scalar_one_or_none()
 
     def _duplicate(self, media: Media, principal: Principal, name: str) -> IngestOutcome:
+        """The same bytes again: the caller gets their own view of the existing media (their
+        name for it, ``via="duplicate"``), never the first uploader's name or id. A caller who
+        already sees it (their own upload, a share, an earlier duplicate) keeps that view."""
         with self.db.session() as s:
             if principal.user_id and s.get(MediaGrant, (media.id, principal.user_id)) is None:
-                s.add(MediaGrant(media_id=media.id, user_id=principal.user_id))
+                own = media.uploaded_by == principal.user_id  # e.g. their grant was revoked
+                s.add(
+                    MediaGrant(
+                        media_id=media.id,
+                        user_id=principal.user_id,
+                        display_name=name,
+                        via=VIA_UPLOAD if own else VIA_DUPLICATE,
+                    )
+                )
             audit.record(
                 s,
                 actor=principal.actor,
@@ -273,13 +295,19 @@ class IngestService:
         analyzers: Sequence[str] | None = None,
         priority: int = 0,
         hook: ProgressHook = no_progress,
+        library: str = DEFAULT_LIBRARY,
     ) -> list[IngestOutcome]:
         files = sorted(set(expand_paths(paths)))
         outcomes: list[IngestOutcome] = []
         for i, path in enumerate(files):
             outcomes.append(
                 self.ingest_file(
-                    path, principal, analyze=analyze, analyzers=analyzers, priority=priority
+                    path,
+                    principal,
+                    analyze=analyze,
+                    analyzers=analyzers,
+                    priority=priority,
+                    library=library,
                 )
             )
             hook(Progress("ingest", i + 1, len(files), path.name))

@@ -10,13 +10,23 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 
-from aima.core.errors import InvalidInput, NotFound
+from aima.core.errors import Forbidden, Gone, InvalidInput, NotFound
 from aima.security import audit
 from aima.security.permissions import Permission
-from aima.services.access import Principal, get_media, visible_media
+from aima.services.access import (
+    VIA_SHARE,
+    MediaView,
+    Principal,
+    get_media,
+    job_filter,
+    media_view,
+    media_views,
+    name_column,
+    visible_media,
+)
 from aima.store.blobs import BlobStore
 from aima.store.db import Database
-from aima.store.models import AnalysisResult, Job, Media, Observation
+from aima.store.models import AnalysisResult, Job, Media, MediaGrant, Observation, User
 
 #: ``sort`` values of the media listing; a leading ``-`` sorts descending.
 MEDIA_SORTS = ("created_at", "name", "size", "duration", "kind")
@@ -58,6 +68,7 @@ class CardCounts:
 @dataclass(slots=True)
 class MediaCard:
     media: Media
+    view: MediaView | None = None  # the caller's name for it, and whose it is (access.py)
     thumbnail: str | None = None  # blob sha256 of the representative frame
     waveform: str | None = None
     flagged: bool = False
@@ -75,6 +86,14 @@ class MediaPage:
 class CardPage:
     items: builtins.list[MediaCard]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShareOutcome:
+    media_id: str
+    username: str
+    access: str  # the grant's ``via`` after sharing: share, or upload for the owner
+    created: bool  # false: they could already see it
 
 
 class MediaService:
@@ -98,21 +117,27 @@ class MediaService:
         limit: int = 50,
         offset: int = 0,
     ) -> CardPage:
-        """One page of grid cards in a constant number of queries (five), whatever the page size."""
-        query = self._filtered(visible_media(principal), where)
+        """One page of grid cards in five queries (six through grants), whatever its size."""
+        name = name_column(principal)
+        query = self._filtered(visible_media(principal), where, name)
         with self.db.session() as s:
             total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             media = list(
-                s.execute(query.order_by(*_media_order(sort)).limit(limit).offset(offset)).scalars()
+                s.execute(
+                    query.order_by(*_media_order(sort, name)).limit(limit).offset(offset)
+                ).scalars()
             )
-            cards = {m.id: MediaCard(m) for m in media}
+            views = media_views(s, principal, media)
+            cards = {m.id: MediaCard(m, views[m.id]) for m in media}
             if cards:
-                self._add_jobs(s, cards)
+                self._add_jobs(s, cards, job_filter(principal))
                 self._add_results(s, cards)
                 self._add_persons(s, cards)
         return CardPage([cards[m.id] for m in media], int(total))
 
-    def _filtered(self, query: Select[Any], where: MediaFilter) -> Select[Any]:
+    def _filtered(
+        self, query: Select[Any], where: MediaFilter, name: ColumnElement[Any]
+    ) -> Select[Any]:
         conditions: list[ColumnElement[bool]] = []
         if where.kind:
             conditions.append(Media.kind == where.kind)
@@ -122,7 +147,7 @@ class MediaService:
             conditions.append(Media.created_at < where.created_to)
         if where.q:
             escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(Media.original_name.ilike(f"%{escaped}%", escape="\\"))
+            conditions.append(name.ilike(f"%{escaped}%", escape="\\"))
         if where.job_state:
             latest = (
                 select(Job.state)
@@ -153,7 +178,8 @@ class MediaService:
         return query.where(and_(*conditions)) if conditions else query
 
     @staticmethod
-    def _add_jobs(s: Any, cards: dict[str, MediaCard]) -> None:
+    def _add_jobs(s: Any, cards: dict[str, MediaCard], visible: ColumnElement[bool] | None) -> None:
+        """The latest job per media among those the caller may see (not others' on a duplicate)."""
         ranked = (
             select(
                 Job.id,
@@ -167,7 +193,7 @@ class MediaService:
                 .over(partition_by=Job.media_id, order_by=(Job.created_at.desc(), Job.id.desc()))
                 .label("rank"),
             )
-            .where(Job.media_id.in_(cards))
+            .where(Job.media_id.in_(cards), *([] if visible is None else [visible]))
             .subquery()
         )
         for row in s.execute(select(ranked).where(ranked.c.rank == 1)):
@@ -241,6 +267,41 @@ class MediaService:
         with self.db.session() as s:
             return get_media(s, principal, media_id)
 
+    def view(self, principal: Principal, media_id: str) -> tuple[Media, MediaView]:
+        """The media with the caller's view of it (their name, the uploader when they may know)."""
+        with self.db.session() as s:
+            media = get_media(s, principal, media_id)
+            return media, media_view(s, principal, media)
+
+    # ------------------------------------------------------------------ sharing
+    def share(self, principal: Principal, media_id: str, username: str) -> ShareOutcome:
+        """Let ``username`` see a media as its owner does (name, uploader, jobs); audited. Only
+        the uploader or an admin (``users:manage``) may; a duplicate viewer keeps their name."""
+        with self.db.session() as s:
+            media = get_media(s, principal, media_id)
+            owner = principal.user_id is not None and media.uploaded_by == principal.user_id
+            if not owner and not principal.can(Permission.USERS_MANAGE):
+                raise Forbidden(f"only the uploader of media {media_id} or an admin may share it")
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None or not user.is_active:
+                raise NotFound(f"user {username!r} not found")
+            grant = s.get(MediaGrant, (media.id, user.id))
+            before = grant.via if grant is not None else None
+            if grant is None:
+                grant = MediaGrant(media_id=media.id, user_id=user.id, via=VIA_SHARE)
+                s.add(grant)
+            elif media.uploaded_by != user.id:
+                grant.via = VIA_SHARE
+            audit.record(
+                s,
+                actor=principal.actor,
+                action="media.share",
+                object_type="media",
+                object_id=media.id,
+                details={"user": user.username, "user_id": user.id, "before": before},
+            )
+            return ShareOutcome(media.id, user.username, grant.via, before is None)
+
     def results(self, principal: Principal, media_id: str) -> builtins.list[AnalysisResult]:
         principal.require(Permission.RESULTS_READ)
         with self.db.session() as s:
@@ -258,7 +319,13 @@ class MediaService:
         """The media a caller may download or play (no audit: see ``record_playback``)."""
         principal.require(Permission.MEDIA_DOWNLOAD)
         with self.db.session() as s:
-            return get_media(s, principal, media_id)
+            media = get_media(s, principal, media_id)
+        if media.raw_deleted_at is not None:  # results, timeline and thumbnails stay readable
+            raise Gone(
+                f"the original file of media {media_id} was deleted by a retention rule on "
+                f"{media.raw_deleted_at:%Y-%m-%d %H:%M} UTC; its results and timeline remain"
+            )
+        return media
 
     def record_playback(self, principal: Principal, media: Media, *, how: str) -> None:
         """One audit event per download or playback session (the request that starts at byte 0)."""
@@ -303,12 +370,12 @@ def _has_result(analyzer: str, test: ColumnElement[bool]) -> ColumnElement[bool]
     )
 
 
-def _media_order(sort: str) -> Sequence[Any]:
+def _media_order(sort: str, name_col: ColumnElement[Any]) -> Sequence[Any]:
     descending = sort.startswith("-")
     name = sort.removeprefix("-")
     column: Any = {
         "created_at": Media.created_at,
-        "name": func.lower(Media.original_name),
+        "name": func.lower(name_col),
         "size": Media.size,
         "duration": Media.info["duration_s"].as_float(),
         "kind": Media.kind,

@@ -13,7 +13,7 @@ from aima.pipeline.fusion import build_timeline
 from aima.pipeline.subtitles import to_srt, to_webvtt
 from aima.security import audit
 from aima.security.permissions import Permission
-from aima.services.access import Principal, get_media
+from aima.services.access import Principal, get_media, media_view
 from aima.services.exports import name_faces
 from aima.store.db import Database
 from aima.store.models import AnalysisResult
@@ -52,6 +52,7 @@ class TimelineService:
         principal.require(Permission.RESULTS_READ)
         with self.db.session() as s:
             media = get_media(s, principal, media_id)
+            view = media_view(s, principal, media)
             rows = s.execute(
                 select(AnalysisResult)
                 .where(AnalysisResult.media_id == media_id, AnalysisResult.accepted.is_(True))
@@ -69,7 +70,7 @@ class TimelineService:
             ).all()
             media_info = {
                 "id": media.id,
-                "name": media.original_name,
+                "name": view.name,  # the caller's own name for it (access.MediaView)
                 "kind": media.kind,
                 "duration_s": media.info.get("duration_s"),
                 "width": media.info.get("width"),
@@ -86,9 +87,14 @@ class TimelineService:
             for name, r in latest.items()
         }
         timeline = build_timeline(media_info, {n: r.data for n, r in latest.items()}, sources)
-        with self.db.session() as s:
-            name_speakers(timeline, speaker_labels(s, [media_id]), media_id)
-            name_faces(timeline, s, media_id)  # the media view labels face lanes (exports.py)
+        if view.restricted:
+            # a duplicate viewer: persons are named and linked by other users' corrections
+            # (renames, merges, splits), so their lanes carry no person (docs/security.md)
+            name_speakers(timeline, {}, media_id)
+        else:
+            with self.db.session() as s:
+                name_speakers(timeline, speaker_labels(s, [media_id]), media_id)
+                name_faces(timeline, s, media_id)  # the media view labels face lanes (exports.py)
         timeline["pending_review"] = [
             {"analyzer": a, "result_id": rid, "version": v} for a, rid, v in pending
         ]
