@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
@@ -29,12 +29,17 @@ def _out(pair: TokenPair) -> TokenOut:
     )
 
 
-@router.post("/login", dependencies=[Depends(public)])
+_BAD_LOGIN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "unknown user or wrong password"}
+}
+
+
+@router.post("/login", dependencies=[Depends(public)], responses=_BAD_LOGIN)
 def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> TokenOut:
     return _out(runtime.users.login(body.username, body.password, client=_client(request)))
 
 
-@router.post("/token", dependencies=[Depends(public)])
+@router.post("/token", dependencies=[Depends(public)], responses=_BAD_LOGIN)
 def token_form(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, runtime: RuntimeDep
 ) -> TokenOut:
@@ -42,7 +47,11 @@ def token_form(
     return _out(runtime.users.login(form.username, form.password, client=_client(request)))
 
 
-@router.post("/refresh", dependencies=[Depends(public)])
+@router.post(
+    "/refresh",
+    dependencies=[Depends(public)],
+    responses={401: {"description": "the refresh token is unknown, expired or revoked"}},
+)
 def refresh(body: RefreshIn, runtime: RuntimeDep) -> TokenOut:
     return _out(runtime.users.refresh(body.refresh_token))
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from aima.api.deps import Caller, RuntimeDep
-from aima.core.errors import InvalidInput
+from aima.core.errors import Conflict, InvalidInput
 from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.services.backup import BackupService, read_manifest
@@ -15,14 +15,14 @@ from aima.services.backup import BackupService, read_manifest
 router = APIRouter(prefix="/api/v1/backups", tags=["admin"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={409: {"description": "AIMA_BACKUP__DIR is not set"}})
 def create_backup(
     runtime: RuntimeDep, principal: Principal = Caller(Permission.BACKUP_MANAGE)
 ) -> dict[str, Any]:
     """Take a snapshot into ``AIMA_BACKUP__DIR`` (never a path chosen by the caller)."""
     target = runtime.settings.backup.dir
     if target is None:
-        raise InvalidInput("backups are not configured: set AIMA_BACKUP__DIR")
+        raise Conflict("backups are not configured: set AIMA_BACKUP__DIR")
     secret = runtime.settings.backup.passphrase
     report = BackupService(runtime.settings, runtime.db, runtime.blobs).backup(
         target, principal, passphrase=secret.get_secret_value() if secret else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,7 +19,15 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "not ready: the same report, saying which check failed",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """Database and blob store reachable, and a worker heartbeat is fresh (when one is expected)."""
     expect_worker = runtime.settings.worker.embedded or request.app.state.expect_worker
@@ -27,7 +35,18 @@ def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        401: {"description": "AIMA_API__METRICS_PUBLIC=false and no valid bearer token"},
+        403: {"description": "AIMA_API__METRICS_PUBLIC=false and no system:read permission"},
+    },
+)
 def metrics(
     request: Request,
     runtime: RuntimeDep,
