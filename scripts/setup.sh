@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # docker-compose + prometheus (promtool): offline checks of the files in deploy/ (no daemon runs)
 APT_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
               tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld espeak-ng opencv-doc fonts-dejavu-core
-              chromium docker-compose prometheus)
+              chromium docker-compose prometheus strace)
 PYTHON=${PYTHON:-python3.11}
 VENV=${AIMA_VENV:-.venv}
 

@@ -27,6 +27,7 @@ from tests.api.helpers import Api
 from tests.conftest import _admin_conninfo, make_settings
 from tests.mediagen import synth
 from tests.plugins.counting import read_log
+from tests.reliability.conftest import figure
 
 pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
 
@@ -84,6 +85,11 @@ def test_connections_killed_mid_job_cost_no_attempt_and_redo_nothing(
     assert sorted(c.chunk_index for c in chunks) == list(range(6))
     runs = [index for job, index, _pid in read_log(log) if job == job_id]
     assert sorted(runs) == list(range(6))  # every chunk ran exactly once
+    figure(
+        f"db connections killed mid-job (postgresql): {analyzer.terminated} connections "
+        f"terminated at chunk 2 of 6; job {job.state}, attempts {job.attempts}, "
+        f"chunks redone {len(runs) - len(set(runs))}"
+    )
 
 
 def _real_connection_error(pg_url: str) -> OperationalError:
@@ -125,6 +131,10 @@ def test_a_lost_connection_hands_the_job_back_without_counting_an_attempt(
         job = s.get(Job, job_id)
         assert job is not None
         assert (job.state, job.attempts, job.dead_letter) == (JobState.QUEUED, 0, False)
+    figure(
+        "lost db connection x5 at job start (postgresql): job still queued, attempts 0, "
+        "not dead-lettered"
+    )
 
 
 def test_the_api_answers_503_with_retry_after_while_the_database_is_away(
@@ -143,15 +153,21 @@ def test_the_api_answers_503_with_retry_after_while_the_database_is_away(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                     (name,),
                 )
+            answered = 0
             try:
                 for path in ("/api/v1/media", "/api/v1/jobs", "/api/v1/auth/me"):
                     r = client.get(path, headers=admin.headers)
                     assert r.status_code == 503, (path, r.status_code, r.text[:200])
                     assert r.headers["Retry-After"] == "2"
                     assert r.json()["error"]["code"] == "database_unavailable"
+                    answered += 1
             finally:
                 with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
                     conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             assert client.get("/api/v1/media", headers=admin.headers).status_code == 200
+            figure(
+                f"database away (postgresql): {answered}/3 API calls answered 503 with "
+                "Retry-After 2; 200 again once it is back"
+            )
     finally:
         rt.close()

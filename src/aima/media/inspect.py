@@ -51,19 +51,39 @@ def inspect_media(
     ``display_name`` (the uploaded file name) is what error messages call the file.
     """
     name = display_name or path.name
-    size = _checked_size(path, limits, name)
-    sniffed = sniff(path, display_name=name)
-    if sniffed.kind is MediaKind.IMAGE:
-        fields = inspect_image(
-            path,
-            sniffed,
-            size=size,
-            max_pixels=limits.max_pixels,
-            display_name=name,
-            budget=budget,
-        )
-        return MediaInfo(**fields)
-    return _inspect_av(path, sniffed, size, limits, name)
+    try:
+        size = _checked_size(path, limits, name)
+        sniffed = sniff(path, display_name=name)
+        if sniffed.kind is MediaKind.IMAGE:
+            fields = inspect_image(
+                path,
+                sniffed,
+                size=size,
+                max_pixels=limits.max_pixels,
+                display_name=name,
+                budget=budget,
+            )
+            return MediaInfo(**fields)
+        return _inspect_av(path, sniffed, size, limits, name)
+    except MediaRejected as exc:
+        _hide_server_path(exc, path, name)
+        raise
+
+
+def _hide_server_path(exc: MediaRejected, path: Path, name: str) -> None:
+    """Decoder messages may quote the file's server path (Pillow's "cannot identify image
+    file '/srv/...'"); the user sees the name they uploaded instead."""
+    paths = sorted({str(path.resolve()), str(path)}, key=len, reverse=True)
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            for p in paths:
+                value = value.replace(p, name)
+        return value
+
+    exc.message = scrub(exc.message)
+    exc.args = (exc.message,)
+    exc.details = {key: scrub(value) for key, value in exc.details.items()}
 
 
 def _checked_size(path: Path, limits: MediaLimits, name: str) -> int:
