@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -94,6 +95,8 @@ def start_serve(
             "AIMA_AUTH__JWT_SECRET": TEST_SECRET,
             "AIMA_LOG_LEVEL": "WARNING",
             "AIMA_AUDIT__KEY_FILE": str(data.parent / f"{data.name}-keys" / "audit.key"),
+            # load tests, pollers and benchmarks send more than a user would: no request limit
+            "AIMA_QUOTAS__REQUESTS_PER_MINUTE": "0",
             **(extra_env or {}),
         }
     )
@@ -130,6 +133,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             runtime.users.create(cli_principal(), name, password, ROLES[name])
     finally:
         runtime.close()
+    # purpose binding on (the default): face search, dossiers, exports need a case; tests open
+    # one through the API (`open_case`) and make it the page's current case (`use_case`)
     proc, url = start_serve(data, db_url)
     log = data / "serve.log"
     try:
@@ -141,6 +146,49 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def bearer(server: Server, username: str) -> dict[str, str]:
+    """An Authorization header for ``username`` (password login through the API)."""
+    r = httpx.post(
+        f"{server.url}/api/v1/auth/login",
+        json={"username": username, "password": PASSWORDS[username]},
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def open_case(
+    server: Server,
+    username: str = "admin",
+    *,
+    title: str = "Browser tests",
+    members: tuple[str, ...] = (),
+) -> str:
+    """Opens a case through the API (``username`` needs cases:manage); returns its id."""
+    r = httpx.post(
+        f"{server.url}/api/v1/cases",
+        headers=bearer(server, username),
+        json={
+            "title": title,
+            "legal_basis": "legitimate_interests",
+            "justification": "exercising the web app's guarded pages in browser tests",
+            "members": list(members),
+        },
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def use_case(page: Any, case_id: str) -> None:
+    """Makes ``case_id`` the web app's current case (sessionStorage) before every navigation."""
+    page.add_init_script(f"window.sessionStorage.setItem('aima.case', {json.dumps(case_id)})")
+
+
+@pytest.fixture(scope="module")
+def case_id(server: Server) -> str:
+    """An open case of the admin's with every other user who may search as a member."""
+    return open_case(server, members=("ana", "vera", "uli"))
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,7 @@ def test_admin_logs_in_switches_to_german_and_logs_out(
         "People",
         "Search",
         "Review",
+        "Cases",
         "Admin",
     ]
     assert page.get_by_role("main").count() == 1
@@ -72,6 +73,7 @@ def test_admin_logs_in_switches_to_german_and_logs_out(
         "Personen",
         "Suche",
         "Prüfung",
+        "Fälle",
         "Verwaltung",
     ]
     assert page.evaluate("document.documentElement.lang") == "de"
@@ -97,7 +99,7 @@ def test_viewer_does_not_see_admin_and_the_shell_works_at_phone_width(
         log_in(page, server, "vera")
         menu = page.get_by_role("button", name="Open navigation")
         menu.click()
-        assert nav_links(page) == ["Dashboard", "Library", "People", "Search"]
+        assert nav_links(page) == ["Dashboard", "Library", "People", "Search", "Cases"]
         assert page.locator("nav a", has_text="Admin").count() == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
         assert serious_axe_violations(page) == []

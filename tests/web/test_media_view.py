@@ -19,7 +19,7 @@ import pytest
 
 from aima.media.ffmpeg import ffmpeg_available
 from tests.conftest import TEST_SECRET
-from tests.web.conftest import PASSWORDS, Server, serious_axe_violations
+from tests.web.conftest import PASSWORDS, Server, serious_axe_violations, use_case
 from tests.web.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -129,11 +129,12 @@ def _click_span(page: Any, spans: list[dict[str, Any]], row: int) -> dict[str, A
 
 
 def test_media_view_plays_seeks_and_exports(
-    page: Any, server: Server, analysed: Analysed, artifacts: Path
+    page: Any, server: Server, analysed: Analysed, case_id: str, artifacts: Path
 ) -> None:
     tracks = analysed.timeline["tracks"]
     faces, transcript = tracks["faces"], tracks["transcript"]
     assert faces and transcript, analysed.timeline["summary"]
+    use_case(page, case_id)  # exports run under a case (purpose binding)
     log_in(page, server, "admin")
     _open(page, server, analysed.media_id)
     page.get_by_role("heading", level=2, name="scenario.mp4").wait_for()

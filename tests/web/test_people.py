@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import PeopleLibrary, Server, serious_axe_violations
+from tests.web.conftest import PeopleLibrary, Server, serious_axe_violations, use_case
 from tests.web.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,18 +32,23 @@ def card(page: Any, person_id: str) -> Any:
 
 
 def test_rename_merge_by_drag_undo_and_the_person_page(
-    page: Any, server: Server, people_library: PeopleLibrary, artifacts: Path
+    page: Any, server: Server, people_library: PeopleLibrary, case_id: str, artifacts: Path
 ) -> None:
     everyone = persons(server, people_library)
     astronaut, other = everyone[0], everyone[1]  # most media first: the astronaut is in 3
     assert astronaut["media"] == 3 and astronaut["crop_media"], everyone
+    use_case(page, case_id)  # the dossier and "seen before?" run under a case
     log_in(page, server, "admin")
     page.goto(f"{server.url}/people")
     page.get_by_role("heading", level=2, name="People").wait_for()
     page.get_by_text(f"Showing {len(everyone)} of {len(everyone)} persons").wait_for()
     first = card(page, astronaut["id"])
     first.get_by_role("img").wait_for()
-    assert first.get_by_role("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # the crop loads with the session cookie: wait for it to be decoded, not just attached
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0",
+        arg=first.get_by_role("img").element_handle(),
+    )
     assert serious_axe_violations(page) == []
     page.screenshot(path=str(artifacts / "people.png"), full_page=True)
 
@@ -104,7 +109,7 @@ def test_rename_merge_by_drag_undo_and_the_person_page(
 
 
 def test_people_pages_at_phone_width_for_a_viewer(
-    browser: Any, server: Server, people_library: PeopleLibrary, artifacts: Path
+    browser: Any, server: Server, people_library: PeopleLibrary, case_id: str, artifacts: Path
 ) -> None:
     everyone = persons(server, people_library)
     context = browser.new_context(
@@ -113,6 +118,7 @@ def test_people_pages_at_phone_width_for_a_viewer(
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
+        use_case(page, case_id)  # vera is a member of the admin's case
         log_in(page, server, "vera")
         page.goto(f"{server.url}/people")
         card(page, everyone[0]["id"]).wait_for()

@@ -14,19 +14,19 @@ from tests.web.test_browser import log_in, nav_links
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ALL = ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]
+ALL = ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Cases", "Admin"]
 # user -> (navigation, admin tabs, page URLs the role may not use, an API call it may not make)
 JOURNEYS: dict[str, tuple[list[str], list[str], list[str], str]] = {
     "admin": (ALL, ["Users", "Audit log", "Settings", "Models", "Workers", "Budgets"], [], ""),
     "ana": (ALL, ["Models", "Workers"], [], "/api/v1/users"),
     "uli": (
-        ["Dashboard", "Upload", "Library", "Search"],
+        ["Dashboard", "Upload", "Library", "Search", "Cases"],
         [],
         ["/people", "/admin"],
         "/api/v1/audit",
     ),
     "vera": (
-        ["Dashboard", "Library", "People", "Search"],
+        ["Dashboard", "Library", "People", "Search", "Cases"],
         [],
         ["/upload", "/admin"],
         "/api/v1/dashboard",

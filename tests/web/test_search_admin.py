@@ -11,7 +11,13 @@ import pytest
 
 from aima.runtime import build_runtime
 from tests.conftest import TEST_SECRET, make_settings
-from tests.web.conftest import PASSWORDS, PeopleLibrary, Server, serious_axe_violations
+from tests.web.conftest import (
+    PASSWORDS,
+    PeopleLibrary,
+    Server,
+    serious_axe_violations,
+    use_case,
+)
 from tests.web.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -48,11 +54,17 @@ def spoken_media(server: Server) -> str:
 
 
 def test_search_by_photo_finds_the_person(
-    page: Any, server: Server, people_library: PeopleLibrary, artifacts: Path, tmp_path: Path
+    page: Any,
+    server: Server,
+    people_library: PeopleLibrary,
+    case_id: str,
+    artifacts: Path,
+    tmp_path: Path,
 ) -> None:
     from tests.analyzers.faces_fixtures import astronaut, save, variants
 
     query = save(variants(astronaut())["crop"], tmp_path / "who-is-this.jpg")
+    use_case(page, case_id)  # face search runs under a case (purpose binding)
     log_in(page, server, "admin")
     page.goto(f"{server.url}/search?tab=face")
     page.get_by_role("tab", name="Face photo").wait_for()
@@ -169,6 +181,8 @@ def test_admin_creates_a_viewer_and_reads_redacted_settings(
     secret.wait_for()
     assert "***" in secret.inner_text()
     assert TEST_SECRET not in page.content()
+    policy = page.get_by_test_id("privacy-policy")  # purpose binding is on by default
+    assert "dossiers and exports need an open case" in policy.inner_text()
     assert serious_axe_violations(page) == []
     page.screenshot(path=str(artifacts / "admin-settings.png"), full_page=True)
 

@@ -19,6 +19,7 @@ const PersonPage = lazy(() => import("./pages/PersonPage"));
 const SearchPage = lazy(() => import("./pages/SearchPage"));
 const MediaPage = lazy(() => import("./pages/MediaPage"));
 const ReviewPage = lazy(() => import("./pages/ReviewPage"));
+const CasesPage = lazy(() => import("./pages/CasesPage"));
 const AdminPage = lazy(() => import("./pages/AdminPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
 
@@ -48,6 +49,7 @@ export const routes: RouteObject[] = [
       { path: "search", element: <SearchPage /> },
       { path: "media/:id", element: <MediaPage /> },
       { path: "review", element: <ReviewPage /> },
+      { path: "cases", element: <CasesPage /> },
       { path: "admin", element: <AdminPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],

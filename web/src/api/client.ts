@@ -2,6 +2,7 @@
 // hooks made from it (openapi-react-query): `$api.useQuery("get", "/api/v1/jobs", ...)`.
 import createClient, { type Client } from "openapi-fetch";
 import createQueryHooks from "openapi-react-query";
+import { caseMiddleware } from "./case";
 import type { paths } from "./schema";
 import { defaultBaseUrl, type Session } from "./session";
 
@@ -25,13 +26,15 @@ export function authorizedFetch(session: Session, base: typeof fetch = globalThi
 
 export function createApiClient(
   session: Session,
-  options: { fetch?: typeof fetch; baseUrl?: string } = {},
+  options: { fetch?: typeof fetch; baseUrl?: string; currentCase?: () => string | null } = {},
 ): ApiClient {
   const base = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  return createClient<paths>({
+  const client = createClient<paths>({
     baseUrl: options.baseUrl ?? defaultBaseUrl(),
     fetch: authorizedFetch(session, base),
   });
+  if (options.currentCase) client.use(caseMiddleware(options.currentCase));
+  return client;
 }
 
 export function createHooks(client: ApiClient): QueryHooks {

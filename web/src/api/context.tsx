@@ -1,6 +1,7 @@
 // Wires one Session + one typed client into React: <ApiProvider>, useApi(), useAuthState(), useMe().
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
 import { createContext, type ReactNode, useContext, useEffect, useMemo, useSyncExternalStore } from "react";
+import { type CaseStore, createCaseStore } from "./case";
 import { type ApiClient, createApiClient, createHooks, type QueryHooks } from "./client";
 import { type Permission, can } from "./permissions";
 import { type AuthState, createCookieSession, type Session } from "./session";
@@ -9,12 +10,17 @@ export interface Api {
   session: Session;
   client: ApiClient;
   $api: QueryHooks;
+  /** The current case (purpose binding), sent as X-AIMA-Case with every request. */
+  cases: CaseStore;
 }
 
-export function createApi(options: { session?: Session; fetch?: typeof fetch } = {}): Api {
+export function createApi(
+  options: { session?: Session; fetch?: typeof fetch; cases?: CaseStore } = {},
+): Api {
   const session = options.session ?? createCookieSession({ fetch: options.fetch });
-  const client = createApiClient(session, { fetch: options.fetch });
-  return { session, client, $api: createHooks(client) };
+  const cases = options.cases ?? createCaseStore();
+  const client = createApiClient(session, { fetch: options.fetch, currentCase: cases.get });
+  return { session, client, $api: createHooks(client), cases };
 }
 
 export function createQueryClient(): QueryClient {
@@ -43,7 +49,7 @@ export function ApiProvider({
   return (
     <ApiContext.Provider value={api}>
       <QueryClientProvider client={queryClient}>
-        <ForgetOnLogout session={api.session} />
+        <ForgetOnLogout session={api.session} cases={api.cases} />
         {children}
       </QueryClientProvider>
     </ApiContext.Provider>
@@ -51,15 +57,19 @@ export function ApiProvider({
 }
 
 /** Cached answers belong to the user who asked: drop them when the session ends. */
-function ForgetOnLogout({ session }: { session: Session }) {
+function ForgetOnLogout({ session, cases }: { session: Session; cases: CaseStore }) {
   const queryClient = useQueryClient();
   useEffect(
     () =>
       session.subscribe(() => {
-        if (session.state() === "anonymous") queryClient.clear();
+        if (session.state() !== "anonymous") return;
+        queryClient.clear();
+        cases.set(null);
       }),
-    [session, queryClient],
+    [session, cases, queryClient],
   );
+  // answers given under one case are not the answers under another: ask again
+  useEffect(() => cases.subscribe(() => void queryClient.invalidateQueries()), [cases, queryClient]);
   return null;
 }
 
@@ -72,6 +82,13 @@ export function useApi(): Api {
 export function useAuthState(): AuthState {
   const { session } = useApi();
   return useSyncExternalStore(session.subscribe, session.state, session.state);
+}
+
+/** The current case id (null: none chosen) and how to change it. */
+export function useCurrentCase(): [string | null, (id: string | null) => void] {
+  const { cases } = useApi();
+  const id = useSyncExternalStore(cases.subscribe, cases.get, cases.get);
+  return [id, cases.set];
 }
 
 export interface Me {

@@ -1,4 +1,12 @@
 // The one module the pages import for anything that talks to the API.
+export {
+  CASE_HEADER,
+  type CaseProblem,
+  caseProblem,
+  type CaseStore,
+  createCaseStore,
+  withCase,
+} from "./case";
 export { authorizedFetch, createApiClient, type ApiClient } from "./client";
 export {
   type Api,
@@ -8,6 +16,7 @@ export {
   type Me,
   useApi,
   useAuthState,
+  useCurrentCase,
   useMe,
 } from "./context";
 export { followJob, type JobEnd, type JobProgress, type StreamState } from "./events";

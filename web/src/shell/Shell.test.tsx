@@ -36,10 +36,10 @@ describe("login form", () => {
 
 describe("role-aware navigation", () => {
   it.each([
-    ["admin", "admin-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]],
-    ["ana", "analyst-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Admin"]],
-    ["vera", "viewer-pw", ["Dashboard", "Library", "People", "Search"]],
-    ["uli", "uploader-pw", ["Dashboard", "Upload", "Library", "Search"]],
+    ["admin", "admin-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Cases", "Admin"]],
+    ["ana", "analyst-pw", ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Cases", "Admin"]],
+    ["vera", "viewer-pw", ["Dashboard", "Library", "People", "Search", "Cases"]],
+    ["uli", "uploader-pw", ["Dashboard", "Upload", "Library", "Search", "Cases"]],
     ["audrey", "auditor-pw", ["Dashboard", "Review", "Admin"]],
   ])("%s sees only the pages their role may use", async (username, password, expected) => {
     const { user } = renderApp({ path: "/login" });
@@ -84,7 +84,7 @@ describe("language switch", () => {
     await screen.findByText("Signed in as admin");
     await user.selectOptions(screen.getByRole("combobox", { name: "Language" }), "de");
     await waitFor(() =>
-      expect(navLinks("Hauptnavigation")).toEqual(["Übersicht", "Hochladen", "Bibliothek", "Personen", "Suche", "Prüfung", "Verwaltung"]),
+      expect(navLinks("Hauptnavigation")).toEqual(["Übersicht", "Hochladen", "Bibliothek", "Personen", "Suche", "Prüfung", "Fälle", "Verwaltung"]),
     );
     expect(screen.getByRole("heading", { level: 2, name: "Übersicht" })).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Abmelden" })).toBeInTheDocument();

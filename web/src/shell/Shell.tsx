@@ -1,10 +1,11 @@
 // The signed-in frame: header (brand, language, menu button), role-aware navigation, main.
-import { AppShell, Burger, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
+import { AppShell, Box, Burger, Center, Group, Loader, NavLink, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink as RouterLink, Outlet } from "react-router";
 import { useMe } from "../api";
+import { CasePicker } from "../pages/cases/CasePicker";
 import { LanguageSwitch } from "./LanguageSwitch";
 import { PageGuard } from "./PageGuard";
 import { UserPanel } from "./UserPanel";
@@ -43,7 +44,12 @@ export function Shell() {
               {t("app.tagline")}
             </Text>
           </Group>
-          <LanguageSwitch />
+          <Group gap="sm" wrap="nowrap">
+            <Box visibleFrom="sm">
+              <CasePicker place="header" />
+            </Box>
+            <LanguageSwitch />
+          </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="sm" id="main-navigation" aria-label={t("nav.label")}>
@@ -61,6 +67,9 @@ export function Shell() {
           ))}
         </AppShell.Section>
         <AppShell.Section pt="sm" className="nav-footer">
+          <Box hiddenFrom="sm" mb="sm">
+            <CasePicker place="nav" />
+          </Box>
           <UserPanel />
         </AppShell.Section>
       </AppShell.Navbar>

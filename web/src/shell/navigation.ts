@@ -2,7 +2,7 @@
 // hold at least one of them; the API still checks every request.
 import type { Permission } from "../api";
 
-export type PageKey = "dashboard" | "upload" | "library" | "people" | "search" | "review" | "admin";
+export type PageKey = "dashboard" | "upload" | "library" | "people" | "search" | "review" | "cases" | "admin";
 
 export interface NavItem {
   key: PageKey;
@@ -17,5 +17,6 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { key: "people", path: "/people", permissions: ["persons:read"] },
   { key: "search", path: "/search", permissions: ["search:text", "search:biometric"] },
   { key: "review", path: "/review", permissions: ["review:read"] },
+  { key: "cases", path: "/cases", permissions: ["cases:read"] },
   { key: "admin", path: "/admin", permissions: ["users:manage", "audit:read", "system:read"] },
 ];

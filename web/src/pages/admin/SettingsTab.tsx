@@ -1,5 +1,5 @@
 // The effective settings, read-only; the API has already replaced every secret with "***".
-import { Alert, Code, Table, TextInput } from "@mantine/core";
+import { Alert, Code, List, Table, Text, TextInput } from "@mantine/core";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useApi } from "../../api";
@@ -16,12 +16,35 @@ export function SettingsTab() {
   const settings = $api.useQuery("get", "/api/v1/settings");
   const [filter, setFilter] = useState("");
   const needle = filter.trim().toLowerCase();
+  const policy = settings.data?.policy;
   const items = (settings.data?.items ?? []).filter((i) => !needle || i.key.toLowerCase().includes(needle));
   return (
     <>
       {settings.isError ? (
         <Alert color="red" role="alert">
           {apiMessage(settings.error)}
+        </Alert>
+      ) : null}
+      {policy ? (
+        <Alert color="gray" title={t("admin.settings.policy.title")} mb="sm" data-testid="privacy-policy">
+          <List size="sm" spacing={2}>
+            <List.Item>
+              {t("admin.settings.policy.jurisdiction", {
+                name: policy.jurisdiction || t("admin.settings.policy.unnamed"),
+              })}
+            </List.Item>
+            <List.Item>
+              {policy.cases_required ? t("admin.settings.policy.casesRequired") : t("admin.settings.policy.casesOptional")}
+            </List.Item>
+            <List.Item>
+              {policy.forbidden_analyzers.length
+                ? t("admin.settings.policy.forbidden", { names: policy.forbidden_analyzers.join(", ") })
+                : t("admin.settings.policy.noneForbidden")}
+            </List.Item>
+          </List>
+          <Text size="xs" c="dimmed" mt={4}>
+            {t("admin.settings.policy.hint")}
+          </Text>
         </Alert>
       ) : null}
       <TextInput

@@ -2,7 +2,8 @@
 import { Anchor, Button, Group, List, Stack, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { useApi } from "../../api";
+import { caseProblem, useApi, useCurrentCase, withCase } from "../../api";
+import { CaseRequired } from "../cases/CaseRequired";
 import { factAnchor } from "../summary/SummaryPanel";
 import { type Dossier, type Fact, mediaLink } from "./types";
 
@@ -54,6 +55,8 @@ export function DossierView({ personId }: { personId: string }) {
     params: { path: { person_id: personId }, query: { format: "json" } },
   });
   const dossier = query.data as Dossier | undefined;
+  const [currentCase] = useCurrentCase();
+  const needsCase = query.isError && caseProblem(query.error) !== null;
   const facts = new Map((dossier?.facts ?? []).map((f) => [f.id, f]));
 
   return (
@@ -62,18 +65,21 @@ export function DossierView({ personId }: { personId: string }) {
         <Title order={3} id="dossier-title">
           {t("people.dossier")}
         </Title>
-        <Button
-          component="a"
-          href={`/api/v1/persons/${encodeURIComponent(personId)}/dossier?format=md`}
-          download
-          variant="default"
-          size="compact-sm"
-        >
-          {t("people.downloadMd")}
-        </Button>
+        {needsCase ? null : (
+          <Button
+            component="a"
+            href={withCase(`/api/v1/persons/${encodeURIComponent(personId)}/dossier?format=md`, currentCase)}
+            download
+            variant="default"
+            size="compact-sm"
+          >
+            {t("people.downloadMd")}
+          </Button>
+        )}
       </Group>
       {query.isPending ? <Text size="sm">{t("people.loading")}</Text> : null}
-      {query.isError ? <Text c="red">{t("people.failed")}</Text> : null}
+      {needsCase ? <CaseRequired error={query.error} purpose="dossier" /> : null}
+      {query.isError && !needsCase ? <Text c="red">{t("people.failed")}</Text> : null}
       {SECTIONS.map((name) => {
         const ids = dossier?.sections[name] ?? [];
         if (!ids.length) return null;

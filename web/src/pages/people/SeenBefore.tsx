@@ -2,7 +2,8 @@
 import { Anchor, Avatar, Group, List, Stack, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { useApi } from "../../api";
+import { caseProblem, useApi } from "../../api";
+import { CaseRequired } from "../cases/CaseRequired";
 import { artifactUrl, mediaLink, personLabel, type SeenBeforeMatch, seconds } from "./types";
 
 export function SeenBefore({ personId }: { personId: string }) {
@@ -18,7 +19,8 @@ export function SeenBefore({ personId }: { personId: string }) {
         {t("people.seenBefore")}
       </Title>
       {query.isSuccess && !matches.length ? <Text size="sm">{t("people.seenNone")}</Text> : null}
-      {query.isError ? <Text c="red">{t("people.failed")}</Text> : null}
+      {query.isError && caseProblem(query.error) ? <CaseRequired error={query.error} purpose="seenBefore" /> : null}
+      {query.isError && !caseProblem(query.error) ? <Text c="red">{t("people.failed")}</Text> : null}
       <List listStyleType="none" spacing={4}>
         {matches.map((m) => (
           <List.Item key={m.observation_id}>

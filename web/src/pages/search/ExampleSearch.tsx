@@ -3,12 +3,23 @@ import { Alert, Stack, Text } from "@mantine/core";
 import { useMutation } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useApi } from "../../api";
+import { caseProblem, useApi, useCurrentCase } from "../../api";
+import { CaseRequired } from "../cases/CaseRequired";
 import { ExampleResults } from "./ExampleResults";
 import { QueryDrop } from "./QueryDrop";
 import { apiMessage, type ExampleSearchResult } from "./types";
 
 export type ExampleKind = "face" | "voice";
+
+/** A refused search: the message, and the API's error body (to tell case problems apart). */
+class Refused extends Error {
+  constructor(
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}
 
 export function ExampleSearch({ kind }: { kind: ExampleKind }) {
   const { t } = useTranslation();
@@ -29,10 +40,20 @@ export function ExampleSearch({ kind }: { kind: ExampleKind }) {
           return form;
         },
       });
-      if (!data) throw new Error(apiMessage(error, response.status));
+      if (!data) throw new Refused(apiMessage(error, response.status), error);
       return data as unknown as ExampleSearchResult;
     },
   });
+
+  // a search refused for want of a (usable) case runs again once another case is chosen
+  const [currentCase] = useCurrentCase();
+  const refusedBody = search.error instanceof Refused ? search.error.body : null;
+  const caseRefused = caseProblem(refusedBody) !== null;
+  const { mutate } = search;
+  useEffect(() => {
+    if (file && caseRefused && currentCase) mutate(file);
+    // only when the case changes: a new file is searched by choose()
+  }, [currentCase]);
 
   function choose(next: File) {
     setFile(next);
@@ -50,7 +71,8 @@ export function ExampleSearch({ kind }: { kind: ExampleKind }) {
         file={file}
         onFile={choose}
       />
-      {search.isError ? (
+      {caseRefused ? <CaseRequired error={refusedBody} purpose={kind === "face" ? "faceSearch" : "voiceSearch"} /> : null}
+      {search.isError && !caseRefused ? (
         <Alert color="red" role="alert" title={t("search.example.rejected")}>
           {search.error.message}
         </Alert>

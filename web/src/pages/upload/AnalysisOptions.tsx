@@ -1,5 +1,5 @@
 // Analyzers (GET /api/v1/analyzers; the installation's defaults checked) and the job priority.
-import { Checkbox, Group, NumberInput, Paper, Stack, Text, Title } from "@mantine/core";
+import { Alert, Checkbox, Group, NumberInput, Paper, Stack, Text, Title } from "@mantine/core";
 import { useEffect } from "react";
 import { useTranslation } from "react-i18next";
 import { useApi } from "../../api";
@@ -8,7 +8,19 @@ export interface AnalyzerInfo {
   name: string;
   description: string;
   disabled: boolean;
+  /** Why it does not run here ("forbidden by jurisdiction policy (EU)", "disabled by policy"). */
+  reason: string | null;
   default: boolean;
+}
+
+const JURISDICTION = /^forbidden by jurisdiction policy(?: \((.*)\))?/;
+
+/** The jurisdiction's name and the analyzers it forbids, or null when it forbids none. */
+export function jurisdictionNote(analyzers: AnalyzerInfo[]): { jurisdiction: string; names: string[] } | null {
+  const forbidden = analyzers.filter((a) => a.reason && JURISDICTION.test(a.reason));
+  if (!forbidden.length) return null;
+  const jurisdiction = JURISDICTION.exec(forbidden[0]?.reason ?? "")?.[1] ?? "";
+  return { jurisdiction, names: forbidden.map((a) => a.name) };
 }
 
 function parse(raw: unknown): AnalyzerInfo[] {
@@ -22,6 +34,7 @@ function parse(raw: unknown): AnalyzerInfo[] {
         name: a.name,
         description: typeof a.description === "string" ? a.description : "",
         disabled: a.disabled === true,
+        reason: typeof a.disabled_reason === "string" ? a.disabled_reason : null,
         default: a.default === true,
       },
     ];
@@ -43,6 +56,7 @@ export function AnalysisOptions({
   const { $api } = useApi();
   const query = $api.useQuery("get", "/api/v1/analyzers", {}, { staleTime: 60_000 });
   const analyzers = parse(query.data);
+  const forbidden = jurisdictionNote(analyzers);
 
   useEffect(() => {
     // the first answer sets the defaults; later choices are the user's
@@ -55,6 +69,11 @@ export function AnalysisOptions({
         <Title order={3} size="h4" id="upload-options-title">
           {t("upload.options")}
         </Title>
+        {forbidden ? (
+          <Alert color="gray" data-testid="jurisdiction-note">
+            {t("upload.forbiddenNote", { jurisdiction: forbidden.jurisdiction, names: forbidden.names.join(", ") })}
+          </Alert>
+        ) : null}
         {query.isPending ? (
           <Text size="sm" c="dimmed">
             {t("upload.analyzersLoading")}
@@ -71,7 +90,7 @@ export function AnalysisOptions({
                 <Checkbox
                   key={a.name}
                   value={a.name}
-                  label={a.disabled ? `${a.name} (${t("upload.disabled")})` : a.name}
+                  label={a.disabled ? `${a.name} (${a.reason ?? t("upload.disabled")})` : a.name}
                   title={a.description || undefined}
                   disabled={a.disabled}
                 />
