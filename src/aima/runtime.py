@@ -17,9 +17,11 @@ from aima.compute.estimate import Estimator
 from aima.compute.executors import Executor, build_executor
 from aima.compute.fleet import CachedPrices, build_fleet
 from aima.compute.inprocess import InProcessExecutor
+from aima.core.clock import utcnow
 from aima.core.errors import ConfigError
 from aima.core.logging import configure_logging
 from aima.core.settings import Settings, load_settings
+from aima.core.tracing import configure_tracing
 from aima.identity.calibration import load_stored
 from aima.identity.engine import IdentityEngine
 from aima.inference.text_embed import make_text_embedder
@@ -31,16 +33,23 @@ from aima.pipeline.worker import Worker, WorkerPool
 from aima.security.audit import KEYRING
 from aima.security.audit_anchor import AuditTrail
 from aima.security.audit_keys import load_keyring
+from aima.security.datakeys import DataKeys
+from aima.security.keyring import load_kek_ring
 from aima.security.ratelimit import make_counter
 from aima.security.secrets import jwt_secret
 from aima.security.tokens import TokenCodec
 from aima.services.amqp_events import AmqpPublisher
 from aima.services.budgets import BudgetService
+from aima.services.cases import CaseService
+from aima.services.erase_media import MediaEraser
+from aima.services.erase_person import PersonEraser
 from aima.services.events import EventPump
 from aima.services.ingest import IngestService
 from aima.services.jobs import JobService
 from aima.services.media import MediaService
 from aima.services.persons import PersonService
+from aima.services.quotas import QuotaService
+from aima.services.retention import RetentionService
 from aima.services.review import ReviewService
 from aima.services.search import SearchService
 from aima.services.summaries import SummaryService
@@ -50,7 +59,10 @@ from aima.services.users import UserService
 from aima.services.webhooks import WebhookService
 from aima.store import migrate
 from aima.store.blobs import BlobStore, LocalBlobStore
+from aima.store.crypto_blobs import COLUMN_KEY, EncryptedBlobStore
 from aima.store.db import Database
+from aima.store.s3blobs import S3BlobStore
+from aima.store.sealed import attach_column_key
 from aima.store.vectors import VectorStore, make_vector_store
 
 log = logging.getLogger(__name__)
@@ -80,6 +92,10 @@ class Runtime:
     budgets: BudgetService
     webhooks: WebhookService
     events: EventPump
+    erasure: PersonEraser
+    quotas: QuotaService
+    retention: RetentionService
+    cases: CaseService
     pool: WorkerPool | None = field(default=None)
     executor: Executor = field(default_factory=InProcessExecutor)
 
@@ -92,6 +108,7 @@ class Runtime:
             worker=self.settings.worker,
             worker_id=worker_id,
             after_job=self.after_job,
+            tick=self.tick,
         )
 
     def after_job(self, job_id: str | None, state: JobState | None) -> None:
@@ -119,6 +136,13 @@ class Runtime:
             log.exception("summary refresh failed; read it to rewrite", extra={"job_id": job_id})
         self.events.nudge()  # webhooks and AMQP from the outbox; never raises or waits
 
+    def tick(self) -> None:
+        """Each worker loop turn: retention rules that are due (cheap when none is)."""
+        try:
+            self.retention.run_due(utcnow())
+        except Exception:
+            log.exception("retention run failed; it is retried within a minute")
+
     def start_workers(self) -> None:
         if self.pool is None:
             self.pool = WorkerPool(lambda _i: self.make_worker(), self.settings.worker.concurrency)
@@ -136,26 +160,36 @@ class Runtime:
         self.db.dispose()
 
 
-def make_blob_store(settings: Settings) -> BlobStore:
-    if settings.blobs.backend == "local":
-        return LocalBlobStore(settings.blob_path)
-    from aima.store.s3blobs import S3BlobStore
+def make_blob_store(settings: Settings, db: Database | None = None) -> BlobStore:
+    """The configured backend; sealed by :class:`EncryptedBlobStore` when a KEK is configured.
 
-    b = settings.blobs
-    return S3BlobStore(
-        bucket=b.s3_bucket,
-        endpoint_url=b.s3_endpoint_url,
-        region=b.s3_region,
-        access_key=b.s3_access_key.get_secret_value() if b.s3_access_key else None,
-        secret_key=b.s3_secret_key.get_secret_value() if b.s3_secret_key else None,
-        prefix=b.s3_prefix,
-        spool_dir=settings.data_dir / "tmp",
-    )
+    ``db`` holds the data keys (a private connection is opened when none is given).
+    """
+    raw: LocalBlobStore | S3BlobStore
+    if settings.blobs.backend == "local":
+        raw = LocalBlobStore(settings.blob_path)
+    else:
+        b = settings.blobs
+        raw = S3BlobStore(
+            bucket=b.s3_bucket,
+            endpoint_url=b.s3_endpoint_url,
+            region=b.s3_region,
+            access_key=b.s3_access_key.get_secret_value() if b.s3_access_key else None,
+            secret_key=b.s3_secret_key.get_secret_value() if b.s3_secret_key else None,
+            prefix=b.s3_prefix,
+            spool_dir=settings.data_dir / "tmp",
+        )
+    ring = load_kek_ring(settings)  # None: encryption off (refused where it is required)
+    if ring is None:
+        return raw
+    keys = DataKeys(db or Database(settings.resolved_database_url), ring)
+    return EncryptedBlobStore(raw, keys, spool_dir=settings.data_dir / "tmp")
 
 
 def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) -> Runtime:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.tracing)  # off (a no-op) unless an OTLP endpoint is set
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     keyring = load_keyring(settings)  # the audit chain's key, held outside the database
@@ -164,7 +198,9 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         migrate.upgrade(db)
     elif not migrate.is_current(db):
         raise ConfigError("the database schema is not current; run `aima db upgrade`")
-    blobs = make_blob_store(settings)
+    blobs = make_blob_store(settings, db)
+    if isinstance(blobs, EncryptedBlobStore):  # SealedBytes columns (embeddings) too
+        attach_column_key(db.engine, blobs.data_keys.system_key(COLUMN_KEY))
     llm = build_clients(settings, db)
     review = ReviewService(db, blobs)
     registry = AnalyzerRegistry(
@@ -246,6 +282,16 @@ def build_runtime(settings: Settings | None = None, *, upgrade_db: bool = True) 
         budgets=BudgetService(db, budget_book, costs),
         webhooks=webhooks,
         events=EventPump(webhooks, amqp, interval_s=settings.events.poll_interval_s),
+        erasure=PersonEraser(db, blobs, identity, vectors),
+        quotas=QuotaService(
+            db,
+            settings.quotas,
+            make_counter(settings.redis_url),
+            currency=settings.compute.currency,
+        ),
+        retention=RetentionService(db, blobs, MediaEraser(db, blobs, identity), settings.retention),
+        cases=CaseService(db, settings.privacy),
     )
     rt.ingest.gate = rt.jobs.estimate_new  # upload-time jobs pass the same cost gate
+    rt.jobs.quotas = rt.quotas  # GPU-seconds / money quotas at job creation and confirmation
     return rt

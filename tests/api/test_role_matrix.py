@@ -28,6 +28,10 @@ DUMMY_PATH_PARAMS = {
     "item_id": "rev_00000000000000000000000000000000",
     "webhook_id": "whk_00000000000000000000000000000000",
     "delivery_id": "1",
+    "rule_id": "ret_00000000000000000000000000000000",
+    "case_id": "case_00000000000000000000000000000000",
+    "user": "nobody-here",
+    "receipt_id": "rcp_00000000000000000000000000000000",
 }
 _counter = itertools.count()
 
@@ -51,12 +55,16 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
             "json": {"username": f"made-{next(_counter)}", "password": PASSWORD, "role": "viewer"}
         },
         ("PATCH", "/api/v1/users/{username}"): lambda: {"json": {"role": "viewer"}},
+        ("PUT", "/api/v1/users/{username}/quota"): lambda: {"json": {"uploads_per_day": 5}},
         ("POST", "/api/v1/persons/{person_id}/merge"): lambda: {
             "json": {"persons": [DUMMY_PATH_PARAMS["person_id"]]}
         },
         ("POST", "/api/v1/persons/{person_id}/split"): lambda: {"json": {"observations": [1]}},
         ("POST", "/api/v1/persons/{person_id}/reject"): lambda: {"json": {"observations": [1]}},
         ("PATCH", "/api/v1/persons/{person_id}"): lambda: {"json": {"name": "someone"}},
+        ("POST", "/api/v1/persons/{person_id}/erase"): lambda: {
+            "json": {"reason": "role matrix probe"}
+        },
         # a query file the service refuses at once (415): access is what is tested here
         ("POST", "/api/v1/search/face"): lambda: {"files": {"file": ("q.jpg", samples["text"])}},
         ("POST", "/api/v1/search/voice"): lambda: {"files": {"file": ("q.wav", samples["text"])}},
@@ -68,6 +76,20 @@ def _bodies(samples: dict[str, bytes]) -> dict[tuple[str, str], Callable[[], dic
         ("POST", "/api/v1/review/{item_id}/confirm"): lambda: {"json": {"note": "seen"}},
         ("POST", "/api/v1/review/{item_id}/dismiss"): lambda: {"json": {"note": "a watch"}},
         ("POST", "/api/v1/webhooks"): lambda: {"json": {"url": "https://example.org/hook"}},
+        ("POST", "/api/v1/retention/rules"): lambda: {
+            "json": {"library": "probe", "action": "delete_raw", "after_days": 3650}
+        },
+        ("PATCH", "/api/v1/retention/rules/{rule_id}"): lambda: {"json": {"enabled": False}},
+        ("POST", "/api/v1/retention/run"): lambda: {"json": {"dry_run": True}},
+        ("POST", "/api/v1/media/{media_id}/share"): lambda: {"json": {"username": "nobody-here"}},
+        ("POST", "/api/v1/cases"): lambda: {
+            "json": {
+                "title": f"case {next(_counter)}",
+                "legal_basis": "consent",
+                "justification": "role matrix probe of case creation",
+            }
+        },
+        ("POST", "/api/v1/cases/{case_id}/members"): lambda: {"json": {"user": "nobody-here"}},
     }
 
 
@@ -205,10 +227,10 @@ def test_uploaders_never_see_each_others_media_or_jobs(api: Api, samples: dict[s
         media_id,
         bobs["media_id"],
     }
-    # ...and sees jobs on it, but may not manage alice's job
-    assert api.client.get(f"/api/v1/jobs/{job_id}", headers=bob.headers).status_code == 200
+    # ...under his own name, but never alice's jobs (tests/api/test_dedup_privacy_api.py)
+    assert api.client.get(f"/api/v1/jobs/{job_id}", headers=bob.headers).status_code == 404
     r = api.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=bob.headers)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert api.runtime.ledger.get(job_id).state == "queued"
 
 

@@ -12,6 +12,7 @@ from aima.api.docs import install_docs
 from aima.api.errors import install_error_handlers
 from aima.api.headers import install_security_headers
 from aima.api.metrics import install_metrics
+from aima.api.ratelimit_mw import RateLimit
 from aima.api.request_ids import install_request_ids
 from aima.api.routes import (
     admin,
@@ -19,6 +20,7 @@ from aima.api.routes import (
     backups,
     budgets,
     calibration,
+    cases,
     dashboard,
     exports,
     health,
@@ -26,7 +28,10 @@ from aima.api.routes import (
     media,
     people_graph,
     persons,
+    quotas,
+    receipts,
     results,
+    retention,
     review,
     search,
     settings_view,
@@ -68,6 +73,7 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
     install_security_headers(app, runtime.settings.api)
     install_request_ids(app)
     app.add_middleware(UploadGuard, runtime=runtime)  # outermost: before any body is read
+    app.add_middleware(RateLimit, runtime=runtime)  # outside UploadGuard: floods cost no auth
     app.state.metrics = install_metrics(app, runtime)
     install_docs(app, title="AIMA")
     for module in (
@@ -89,6 +95,10 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
         dashboard,
         budgets,
         webhooks,
+        cases,
+        quotas,
+        retention,
+        receipts,
     ):
         app.include_router(module.router)
     install_ui(app)

@@ -15,6 +15,7 @@ from aima.cli.analyze import analyze, models_cmd, timeline_cmd
 from aima.cli.backup import backup_cmd, restore_cmd
 from aima.cli.budgets import budgets_app
 from aima.cli.calibrate import calibrate_cmd, reembed_cmd
+from aima.cli.cases import cases_app
 from aima.cli.common import (
     announce_library,
     console,
@@ -29,8 +30,12 @@ from aima.cli.events import events_app
 from aima.cli.fleet import fleet_app, gpus_app
 from aima.cli.index import index_app
 from aima.cli.jobs import jobs_app, run_jobs_here
+from aima.cli.keys import keys_app
 from aima.cli.persons import persons_app
+from aima.cli.quotas import quotas_app
+from aima.cli.receipts import receipts_app
 from aima.cli.results import results_app
+from aima.cli.retention import retention_app
 from aima.cli.review import review_app
 from aima.cli.search import search_app
 from aima.cli.summaries import media_app, person_summary_cmd
@@ -45,12 +50,15 @@ app.add_typer(jobs_app, name="jobs")
 app.command("backup")(backup_cmd)
 app.command("restore")(restore_cmd)
 app.add_typer(budgets_app, name="budgets")
+app.add_typer(quotas_app, name="quotas")
 app.add_typer(events_app, name="events")
 app.add_typer(users_app, name="users")
 app.add_typer(results_app, name="results")
 app.add_typer(review_app, name="review")
+app.add_typer(retention_app, name="retention")
 app.add_typer(persons_app, name="persons")
 app.add_typer(search_app, name="search")
+app.add_typer(cases_app, name="cases")
 app.add_typer(index_app, name="index")
 app.command("analyze")(analyze)
 app.command("timeline")(timeline_cmd)
@@ -67,6 +75,8 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(storage_app, name="storage")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(receipts_app, name="receipts")
 
 
 @app.command()
@@ -155,6 +165,9 @@ def ingest(
         str | None, typer.Option(help="comma-separated analyzers to queue")
     ] = None,
     priority: Annotated[int, typer.Option(help="job priority (higher first)")] = 0,
+    library: Annotated[
+        str, typer.Option(help="library whose retention rules apply (a-z, 0-9, _, -)")
+    ] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="print outcomes as JSON")] = False,
     wait: Annotated[
         bool, typer.Option(help="run the queued jobs here, with progress, until they finish")
@@ -172,6 +185,7 @@ def ingest(
                 analyzers=names,
                 priority=priority,
                 hook=hook,
+                library=library,
             )
         )
     if as_json:
@@ -213,6 +227,12 @@ def list_analyzers() -> None:
             cls.description,
         )
     console.print(table)
+    privacy = rt.settings.privacy
+    if privacy.jurisdiction or privacy.forbidden_analyzers:
+        forbidden = ", ".join(sorted(privacy.forbidden_analyzers)) or "none"
+        console.print(
+            f"jurisdiction: {privacy.jurisdiction or '-'}; forbidden analyzers: {forbidden}"
+        )
 
 
 @db_app.command("upgrade")

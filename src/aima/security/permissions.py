@@ -31,6 +31,11 @@ class Permission(StrEnum):
     REVIEW_READ = "review:read"  # the review queue of flagged findings and their evidence
     REVIEW_DECIDE = "review:decide"  # confirm or dismiss a flagged finding (audited)
     WEBHOOKS_MANAGE = "webhooks:manage"  # own webhook subscriptions and their delivery log
+    PERSONS_ERASE = "persons:erase"  # erase a person with a receipt; subject export (Admin)
+    QUOTAS_MANAGE = "quotas:manage"  # per-user quota overrides, anyone's usage (Admin)
+    RETENTION_MANAGE = "retention:manage"  # retention rules CRUD and runs (Admin)
+    CASES_READ = "cases:read"  # the cases one is a member of (Admin: all)
+    CASES_MANAGE = "cases:manage"  # open cases, add/remove members, close them
 
 
 class Role(StrEnum):
@@ -66,6 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEW_READ,
             P.REVIEW_DECIDE,
             P.WEBHOOKS_MANAGE,
+            P.CASES_READ,
+            P.CASES_MANAGE,
         }
     ),
     Role.UPLOADER: frozenset(
@@ -79,6 +86,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_MANAGE,
             P.RESULTS_READ,
             P.SEARCH_TEXT,  # within their own or granted media only
+            P.CASES_READ,  # the cases they were added to
         }
     ),
     Role.VIEWER: frozenset(
@@ -90,6 +98,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RESULTS_READ,
             P.PERSONS_READ,
             P.SEARCH_TEXT,
+            P.CASES_READ,  # the cases they were added to
         }
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.SYSTEM_READ, P.REVIEW_READ}),

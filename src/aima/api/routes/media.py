@@ -12,7 +12,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.errors import error_body
 from aima.api.ranges import RangeNotSatisfiable, etag_matches, parse_range
-from aima.api.schemas import MediaOut, Page, ResultOut, UploadOut, UploadOutcome, error_responses
+from aima.api.schemas import (
+    MediaOut,
+    Page,
+    ResultOut,
+    ShareIn,
+    ShareOut,
+    UploadOut,
+    UploadOutcome,
+    error_responses,
+)
 from aima.api.schemas_web import MediaCardOut
 from aima.api.uploads import copy_limited
 from aima.core.errors import BadRequest, PayloadTooLarge
@@ -22,6 +31,7 @@ from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.services.erase_media import EraseReport, MediaEraser
 from aima.services.media import MediaFilter
+from aima.services.retention import DEFAULT_LIBRARY, LIBRARY_PATTERN
 
 MEDIA_SORT_PATTERN = "^-?(created_at|name|size|duration|kind)$"
 MAX_OFFSET = 10**9
@@ -40,6 +50,14 @@ def upload(
         str | None, Form(description="comma-separated; default analyzers if empty")
     ] = None,
     priority: Annotated[int, Form(ge=-1000, le=1000)] = 0,
+    library: Annotated[
+        str,
+        Form(
+            pattern=LIBRARY_PATTERN,
+            max_length=64,
+            description="the library whose retention rules apply (a-z, 0-9, _ and -)",
+        ),
+    ] = DEFAULT_LIBRARY,
 ) -> JSONResponse:
     """Store media; each file gets its own outcome (created, duplicate or rejected with a reason)."""
     limit = runtime.settings.limits.max_bytes
@@ -53,6 +71,10 @@ def upload(
     outcomes: list[UploadOutcome] = []
     for upload_file in files:
         name = upload_file.filename or "unnamed"
+        over = runtime.quotas.upload_refusal(principal.user_id, upload_file.size or 0)
+        if over is not None:  # uploads/bytes per day used up: this file is not stored
+            outcomes.append(UploadOutcome(name=name, status="rejected", error=over.to_dict()))
+            continue
         with tempfile.TemporaryDirectory(dir=spool) as tmp:
             path = Path(tmp) / "upload"
             try:
@@ -67,6 +89,7 @@ def upload(
                 analyze=analyze,
                 analyzers=names,
                 priority=priority,
+                library=library,
             )
         outcomes.append(UploadOutcome(**outcome.to_dict()))
     body = UploadOut(
@@ -79,9 +102,9 @@ def upload(
         status = 201
     elif body.duplicates:
         status = 200
-    else:  # every file rejected: the first file's error class decides (413 / 415)
+    else:  # every file rejected: the first file's error class decides (413 / 415 / 429)
         first = outcomes[0].error or {}
-        status = 413 if first.get("code") == "payload_too_large" else 415
+        status = {"payload_too_large": 413, "quota_exceeded": 429}.get(str(first.get("code")), 415)
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
@@ -131,7 +154,24 @@ def list_media(
 def get_media(
     media_id: str, runtime: RuntimeDep, principal: Principal = Caller(Permission.MEDIA_READ)
 ) -> MediaOut:
-    return MediaOut.of(runtime.media.get(principal, media_id))
+    """The media as the caller sees it: their own name for it; the uploader only where they
+    may know it (not after a duplicate upload of someone else's file)."""
+    return MediaOut.of(*runtime.media.view(principal, media_id))
+
+
+@router.post("/{media_id}/share", responses=error_responses(401, 403, 404, 422))
+def share_media(
+    media_id: str,
+    body: ShareIn,
+    runtime: RuntimeDep,
+    principal: Principal = Caller(Permission.MEDIA_UPLOAD),
+) -> ShareOut:
+    """Let another user see this media as its owner does (its name, uploader and jobs);
+    audited. Only the uploader or an admin may share."""
+    done = runtime.media.share(principal, media_id, body.username)
+    return ShareOut(
+        media_id=done.media_id, username=done.username, access=done.access, created=done.created
+    )
 
 
 @router.delete("/{media_id}", responses=error_responses(401, 403, 404, 409))
@@ -157,7 +197,7 @@ def media_results(
     responses={
         200: {"description": "the whole file", "content": {"application/octet-stream": {}}},
         206: {"description": "the requested byte range (Content-Range)"},
-        **error_responses(304, 401, 403, 404, 416, 422),
+        **error_responses(304, 401, 403, 404, 410, 416, 422),
     },
 )
 def content(
