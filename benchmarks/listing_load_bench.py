@@ -3,7 +3,8 @@
 Seeds --media rows (direct inserts; one job each) into a throw-away library on SQLite or a
 temporary PostgreSQL database, starts ``aima serve`` (uvicorn, no worker) on it, then runs
 --clients threads, each with its own keep-alive connection, alternating the two listings
-(first page of 50) as fast as the server answers, for --requests requests in all. Prints
+(first page of 50), paced to --rate requests per second in all (75 by default, then again
+as fast as the server answers), for --requests requests in all. Prints
 latency p50 / p95 / p99 / max, requests per second, errors, and the server's peak RSS.
 
     .venv/bin/python -m benchmarks.listing_load_bench [--db sqlite|postgres] [--clients 50]
@@ -76,7 +77,11 @@ def seed(data: Path, db_url: str, count: int) -> None:
         rt.close()
 
 
-def hammer(url: str, token: str, clients: int, total: int) -> tuple[list[float], int, float]:
+def hammer(
+    url: str, token: str, clients: int, total: int, rate: float = 0.0
+) -> tuple[list[float], int, float]:
+    """``total`` requests from ``clients`` threads; ``rate`` > 0 paces them to that many requests
+    per second in all (an open-loop schedule: a late request is sent at once, not dropped)."""
     paths = ("/api/v1/media?limit=50", "/api/v1/jobs?limit=50")
     latencies: list[float] = []
     errors = 0
@@ -88,12 +93,18 @@ def hammer(url: str, token: str, clients: int, total: int) -> tuple[list[float],
         nonlocal errors
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
             start_gate.wait()
+            began = time.perf_counter()
             i = n
+            sent = 0
             while True:
                 with lock:
                     if remaining[0] <= 0:
                         return
                     remaining[0] -= 1
+                if rate > 0:  # this client's k-th request is due at (k * clients + n) / rate
+                    due = began + (sent * clients + n) / rate
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                sent += 1
                 started = time.perf_counter()
                 try:
                     ok = http.get(paths[i % 2], timeout=60).status_code == 200
@@ -122,7 +133,7 @@ def server_peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(db: str, media: int, clients: int, requests: int) -> dict[str, object]:
+def run(db: str, media: int, clients: int, requests: int, rate: float) -> dict[str, object]:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         data = tmp / "data"
@@ -137,15 +148,16 @@ def run(db: str, media: int, clients: int, requests: int) -> dict[str, object]:
                 f"{url}/api/v1/auth/login", json={"username": "loader", "password": PASSWORD}
             ).json()["access_token"]
             hammer(url, token, clients, clients * 2)  # warm-up: connections, caches
-            latencies, errors, wall = hammer(url, token, clients, requests)
+            latencies, errors, wall = hammer(url, token, clients, requests, rate)
             rss = server_peak_rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    q = statistics.quantiles(latencies, n=100)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "db": db,
         "clients": clients,
+        "target req/s": rate or "max",
         "requests": len(latencies),
         "errors": errors,
         "req/s": len(latencies) / wall,
@@ -163,9 +175,17 @@ def main() -> None:
     parser.add_argument("--media", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=75.0,
+        help="requests per second in all (0: as fast as it goes)",
+    )
     args = parser.parse_args()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    rows = [run(db, args.media, args.clients, args.requests) for db in dbs]
+    rows = [
+        run(db, args.media, args.clients, args.requests, r) for db in dbs for r in {args.rate, 0}
+    ]
     say(table(rows))
 
 
