@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from platformdirs import user_config_dir
 
 from aima.core.errors import ConfigError
 from aima.core.settings import Settings
+from aima.security.keyfiles import create_exclusive, refuse_inside
 
 
 @dataclass(frozen=True)
@@ -91,34 +91,19 @@ def load_keyring(settings: Settings) -> AuditKeyring:
 
 
 def _refuse_inside(path: Path, data_dir: Path) -> None:
-    try:
-        path.resolve().relative_to(data_dir.resolve())
-    except ValueError:
-        return
-    raise ConfigError(
-        f"the audit key file {path} is inside the data directory {data_dir}: anyone who can "
-        "copy the database could forge the chain. Put it elsewhere (AIMA_AUDIT__KEY_FILE)"
+    refuse_inside(
+        path,
+        data_dir,
+        what="the audit key file",
+        risk="anyone who can copy the database could forge the chain",
+        setting="AIMA_AUDIT__KEY_FILE",
     )
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     kid = key_id_of(key)
-    body = json.dumps({"current": kid, "keys": {kid: key.hex()}}).encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # exclusive: two first starts agree on one key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_exclusive(path, {"current": kid, "keys": {kid: key.hex()}})
 
 
 def _read(path: Path) -> AuditKeyring:

@@ -20,7 +20,6 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from aima.core.errors import ConfigError, StorageError
 from aima.core.settings import Settings
+from aima.security.keyfiles import create_exclusive, refuse_inside, write_tmp
 
 log = logging.getLogger(__name__)
 NONCE = 12
@@ -109,13 +109,12 @@ def load_kek_ring(settings: Settings) -> KekRing | None:
 
 
 def _refuse_inside(path: Path, data_dir: Path) -> None:
-    try:
-        path.resolve().relative_to(data_dir.resolve())
-    except ValueError:
-        return
-    raise ConfigError(
-        f"the KEK file {path} is inside the data directory {data_dir}: anyone who copies the "
-        "library would get the key with it. Put it elsewhere (AIMA_ENCRYPTION__KEK_FILE)"
+    refuse_inside(
+        path,
+        data_dir,
+        what="the KEK file",
+        risk="anyone who copies the library would get the key with it",
+        setting="AIMA_ENCRYPTION__KEK_FILE",
     )
 
 
@@ -123,31 +122,13 @@ def create_ring_file(path: Path) -> None:
     """A new keyring with one random KEK; two first starts racing agree on one file."""
     key = secrets.token_bytes(32)
     kid = kek_id_of(key)
-    tmp = _write_tmp(path, {"active": kid, "keys": {kid: key.hex()}})
-    try:
-        os.link(tmp, path)  # exclusive
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_tmp(path: Path, body: Mapping[str, object]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, json.dumps(body, indent=1).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return tmp
+    create_exclusive(path, {"active": kid, "keys": {kid: key.hex()}}, indent=1)
 
 
 def write_ring_file(path: Path, ring: KekRing) -> KekRing:
     """Replace the keyring file atomically (0600); returns the ring as read back."""
     body = {"active": ring.active, "keys": {k: v.hex() for k, v in ring.keys.items()}}
-    os.replace(_write_tmp(path, body), path)
+    os.replace(write_tmp(path, body, indent=1), path)
     return read_ring_file(path)
 
 
