@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 
@@ -15,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from aima.core.errors import AimaError
+from aima.core.errors import AimaError, is_disk_full
 from aima.store.db import connection_lost
 
 log = logging.getLogger(__name__)
@@ -68,17 +67,6 @@ def _not_allowed(request: Request, headers: dict[str, str] | None = None) -> JSO
     )
 
 
-def _disk_full(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:  # the cause chain, once each
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AimaError)
     async def _domain(request: Request, exc: AimaError) -> JSONResponse:
@@ -118,7 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, exc: OSError) -> JSONResponse:
-        if not _disk_full(exc):
+        if not is_disk_full(exc):
             raise exc  # a real bug: the generic handler logs it and answers 500
         log.error("disk full while serving %s", request.url.path)
         return JSONResponse(

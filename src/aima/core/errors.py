@@ -7,6 +7,7 @@ to do about it.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -119,6 +120,29 @@ class StorageError(AimaError):
 
     status = 500
     code = "storage_error"
+
+
+class DiskFull(AimaError):
+    """A write found no space left (ENOSPC/EDQUOT): nothing was stored; retry once space is
+    freed. The worker puts a job that hits it back in the queue without counting an attempt."""
+
+    status = 507
+    code = "insufficient_storage"
+    retry_after_s = 60.0
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error in its cause/context chain, is a full disk or quota."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the chain, once each
+        seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class TooManyRequests(AimaError):

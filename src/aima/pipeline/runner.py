@@ -21,7 +21,7 @@ from aima.analyzers.registry import AnalyzerRegistry
 from aima.compute.budgets import JobMeter, OverBudget, SpendMeter
 from aima.compute.executors import EXECUTOR_ATTEMPTS, ChunkRun, Executor, ExecutorLost
 from aima.compute.inprocess import InProcessExecutor
-from aima.core.errors import AimaError, AnalyzerError, LeaseLost
+from aima.core.errors import AimaError, AnalyzerError, DiskFull, LeaseLost, is_disk_full
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.core.settings import DecodeSettings
 from aima.core.tracing import span
@@ -257,14 +257,17 @@ class JobRunner:
         except LeaseLost:
             raise
         except AnalyzerError as exc:
+            _stop_if_disk_full(exc, f"{name} chunk {chunk.index}")
             if exc.retryable:
                 raise
             self._chunk_failed(claim, run, chunk, exc.message)
             return
         except AimaError as exc:
+            _stop_if_disk_full(exc, f"{name} chunk {chunk.index}")
             self._chunk_failed(claim, run, chunk, exc.message)
             return
         except Exception as exc:
+            _stop_if_disk_full(exc, f"{name} chunk {chunk.index}")
             log.exception("analyzer crashed", extra={"job_id": claim.job_id, "analyzer": name})
             self._chunk_failed(claim, run, chunk, f"{type(exc).__name__}: {exc}")
             return
@@ -347,6 +350,7 @@ class JobRunner:
         except (LeaseLost, Cancelled, Interrupted):
             raise
         except AnalyzerError as exc:
+            _stop_if_disk_full(exc, f"{name} finalize")
             if exc.retryable:
                 raise
             self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, exc.message)
@@ -355,6 +359,7 @@ class JobRunner:
             self.ledger.record_outcome(claim, name, AnalyzerStatus.FAILED, exc.message)
             return
         except Exception as exc:
+            _stop_if_disk_full(exc, f"{name} finalize")
             log.exception(
                 "analyzer finalize crashed", extra={"job_id": claim.job_id, "analyzer": name}
             )
@@ -371,6 +376,16 @@ class JobRunner:
             config_hash=run.analyzer.config_hash,
             data=final,
         )
+
+
+def _stop_if_disk_full(exc: BaseException, step: str) -> None:
+    """A full disk is no fault of the analyzer: instead of a failed chunk, the run stops (the
+    step stored nothing: blob writes are atomic) and the worker requeues the job."""
+    if is_disk_full(exc):
+        raise DiskFull(
+            f"no space left on the data disk during {step}; nothing of it was stored. The job "
+            "resumes from its last committed chunk once space is freed"
+        ) from exc
 
 
 def _groups(runs: list[_Run]) -> list[list[_Run]]:

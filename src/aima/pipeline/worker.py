@@ -8,6 +8,7 @@ the last committed chunk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from aima.core.clock import utcnow
-from aima.core.errors import AnalyzerError, LeaseLost
+from aima.core.errors import AnalyzerError, DiskFull, LeaseLost, is_disk_full
 from aima.core.ids import new_id
 from aima.core.logging import log_context
 from aima.core.progress import ProgressHook, no_progress
@@ -29,6 +30,11 @@ from aima.store.db import Database, connection_lost
 from aima.store.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
+
+DISK_FULL = (
+    "no space left on the data disk; nothing of the interrupted step was stored. The job "
+    "resumes from its last committed chunk once space is freed"
+)
 
 
 class _Heartbeat(threading.Thread):
@@ -121,6 +127,8 @@ class Worker:
             log.warning(
                 "lease lost; another worker owns the job now", extra={"job_id": claim.job_id}
             )
+        except DiskFull as exc:
+            self._wait_for_space(claim, exc.message)
         except AnalyzerError as exc:
             self._release(claim, exc.message, retryable=exc.retryable)
         except SQLAlchemyError as exc:
@@ -131,8 +139,11 @@ class Worker:
                 log.warning("database connection lost mid-job", extra={"job_id": claim.job_id})
                 self._hand_back(claim)
         except Exception as exc:
-            log.exception("job run crashed", extra={"job_id": claim.job_id})
-            self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
+            if is_disk_full(exc):  # e.g. decrypting the media for the run found no space
+                self._wait_for_space(claim, DISK_FULL)
+            else:
+                log.exception("job run crashed", extra={"job_id": claim.job_id})
+                self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
         finally:
             hb.stopped.set()
             hb.join()
@@ -147,6 +158,14 @@ class Worker:
             )
         except LeaseLost:
             pass
+
+    def _wait_for_space(self, claim: Claim, reason: str) -> None:
+        """The data disk is full: requeue after a pause without counting an attempt (like a
+        database blip, a full disk says nothing about the job); committed chunks stay."""
+        delay = min(self.jobs.backoff_max_s, DiskFull.retry_after_s or 60.0)
+        log.error("disk full mid-job; job requeued", extra={"job_id": claim.job_id})
+        with contextlib.suppress(LeaseLost):  # expired meanwhile: another worker has it
+            self.ledger.defer(claim, reason, delay)
 
     def _hand_back(self, claim: Claim) -> None:
         """Requeue untouched once the database answers again (committed chunks stay)."""
