@@ -16,8 +16,9 @@ re-read later cannot recreate them (no embedding, no observation).
 
 After the commit: their crop blobs are deleted (with encryption on, deleting a blob also
 destroys its key; the destroyed keys' rows, which name the blob keys, go too; scrubbing is
-in :mod:`aima.services.erase_scrub`), the vector index applies the deletes and is rebuilt (FAISS, snapshot
-rewritten) or compacted (Milvus, where the server supports it); on SQLite the write-ahead
+in :mod:`aima.services.erase_scrub`), the vector index applies the deletes and rewrites
+what held them (FAISS: fresh structures, snapshot rewritten; Milvus Lite: its file
+vacuumed; a Milvus server: compacted; see ``VectorStore.purge``); on SQLite the write-ahead
 log is checkpointed (deleted content was zeroed: ``secure_delete``). With ``with_media``
 every media they appear in is then deleted as ``aima media delete`` would. Finally the
 receipt (:mod:`aima.services.receipts`) is signed and stored with the audit record.
@@ -318,17 +319,19 @@ class PersonEraser:
         }
         try:
             self.vectors.sync()
-            if index.shared:
-                facts["action"] = "deleted"
-                facts["compacted"] = _compact(index, sorted(collections))
-            else:  # FAISS: HNSW keeps tombstoned vectors, so rebuild; rewrites the snapshot
-                self.vectors.rebuild(sorted(collections))
-                facts["action"] = "rebuilt"
-                facts["snapshot_rewritten"] = self.vectors.snapshot_dir is not None
-            facts["in_sync"] = bool(self.vectors.status()["in_sync"])
         except Exception as exc:  # the rows are gone; the outbox replays the deletes later
+            log.warning("vector index deletes after erasure failed", exc_info=True)
+            facts.update(action="pending", compacted=False, error=type(exc).__name__)
+            return facts
+        try:  # FAISS: fresh structures, snapshot rewritten; Milvus: file rewritten or compacted
+            done = self.vectors.purge(sorted(collections))
+            facts.update(action=done.action, compacted=done.compacted)
+            if not index.shared:
+                facts["snapshot_rewritten"] = self.vectors.snapshot_dir is not None
+        except Exception as exc:  # deleted (searches no longer find them), not rewritten
             log.warning("vector index purge after erasure failed", exc_info=True)
-            facts.update(action="pending", error=type(exc).__name__)
+            facts.update(action="deleted", compacted=False, error=type(exc).__name__)
+        facts["in_sync"] = bool(self.vectors.status()["in_sync"])
         return facts
 
     def _secure_delete(self, s: Session, on: bool) -> None:
@@ -375,18 +378,3 @@ def _with_merged(s: Session, root: str) -> list[str]:
 
 def _ids(s: Session, query: Any) -> list[tuple[Any, Any]]:
     return [(a, b) for a, b in s.execute(query).all()]
-
-
-def _compact(index: Any, collections: list[str]) -> bool:
-    """Ask Milvus to compact (physically drop deleted rows); False where it cannot."""
-    client = getattr(index, "_client", None)
-    full = getattr(index, "_full", None)
-    if client is None or full is None or not hasattr(client, "compact"):
-        return False
-    try:
-        for collection in collections:
-            client.compact(collection_name=full(collection))
-    except Exception:  # Milvus Lite has no compaction (see docs/erasure.md, Limits)
-        log.info("vector index compaction not supported here", exc_info=True)
-        return False
-    return True

@@ -10,6 +10,7 @@ from aima.core.settings import Settings
 from aima.store.db import Database
 from aima.store.vectors.base import (
     Hit,
+    Purge,
     VectorIndex,
     collection_name,
     decode_embedding,
@@ -19,6 +20,7 @@ from aima.store.vectors.store import VectorStore
 
 __all__ = [
     "Hit",
+    "Purge",
     "VectorIndex",
     "VectorStore",
     "collection_name",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,21 @@ I64 = NDArray[np.int64]
 class Hit:
     item_id: int
     distance: float  # L2 distance between the unit query and the unit stored vector
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """What an index did so that no copy of its deleted vectors remains (see ``purge``).
+
+    ``action``: ``rebuilt`` (FAISS: fresh structures from the live vectors), ``vacuumed``
+    (Milvus Lite: its file rewritten from the live rows), ``compacted`` (a Milvus server
+    finished compacting), ``compaction_requested`` (a server accepted the request but did not
+    finish in time), ``deleted`` (nothing more could be done). ``compacted`` is True only when
+    the engine confirmed the rewrite.
+    """
+
+    action: str
+    compacted: bool
 
 
 class VectorIndex(Protocol):
@@ -46,6 +62,10 @@ class VectorIndex(Protocol):
     def drop(self, collection: str) -> None: ...
 
     def collections(self) -> list[str]: ...
+
+    def purge(self, collections: Sequence[str]) -> Purge:
+        """Leave no copy of the vectors deleted from these collections in memory or files."""
+        ...
 
     def close(self) -> None: ...
 

@@ -18,7 +18,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from aima.core.errors import Conflict, InvalidInput
-from aima.store.vectors.base import F32, I64, Hit, VectorIndex
+from aima.store.vectors.base import F32, I64, Hit, Purge, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +300,25 @@ class FaissIndex(VectorIndex):
     def close(self) -> None:
         with self._lock:
             self._cols.clear()
+
+    def purge(self, collections: Sequence[str]) -> Purge:
+        """Copy each collection's live vectors into fresh structures and let the old ones go.
+
+        An HNSW graph keeps deleted vectors as tombstones until it is rebuilt. A flat index
+        already moved its survivors over them but keeps its buffer's capacity, whose unused
+        tail may still hold them; it is copied too (cheap next to an HNSW build). Files are
+        the caller's business: the store rewrites the snapshot afterwards.
+        """
+        with self._lock:
+            for name in collections:
+                col = self._cols.get(name)
+                if col is None or (isinstance(col, _Hnsw) and not col.tombstones):
+                    continue
+                target: _Collection = (
+                    _Flat(col.dim) if col.count <= self.hnsw_threshold else self._new_hnsw(col.dim)
+                )
+                self._cols[name] = self._refill(col, target)
+        return Purge(action="rebuilt", compacted=True)
 
     # ---------------------------------------------------------------- introspection
     def kind(self, collection: str) -> str | None:

@@ -5,20 +5,39 @@ Lite builds FLAT indexes only. Collections are prefixed (``aima_``) so a shared
 server can hold other applications' collections without a rebuild touching them.
 Every call uses Strong consistency: a search right after an upsert must see it,
 which is what the outbox's read-your-writes promise rests on.
+
+Deleting from Milvus hides a vector; its bytes stay until storage is rewritten. A server
+compacts on request. Milvus Lite (2.5) cannot compact, and keeps its data in one SQLite
+file (a table per collection, one row per entity with the vector's float32 bytes in it),
+written without ``secure_delete``: deleted rows, dropped collections and the cells that
+B-tree page splits moved stay readable in free pages and free space inside pages, even
+after dropping and re-creating a collection. ``purge`` therefore rewrites that file with
+SQLite's ``VACUUM`` from a connection of our own. The Lite server has no busy timeout, so a
+write of its own during the rewrite would fail with "database is locked": writes to a Lite
+file are serialised with the purge by a per-file lock (one process holds a Lite file, so a
+lock in this process is enough). Searches are served from the loaded collection in memory
+and keep working meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
+import sqlite3
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aima.core.errors import ConfigError, Conflict, InvalidInput
-from aima.store.vectors.base import F32, I64, Hit, VectorIndex
+from aima.store.vectors.base import F32, I64, Hit, Purge, VectorIndex
+
+log = logging.getLogger(__name__)
 
 CONSISTENCY = "Strong"
 MAX_TOPK = 16_384  # Milvus's limit on ``limit`` and on queries per request
@@ -33,6 +52,11 @@ _NAME = re.compile(r"[A-Za-z0-9_]{1,200}")
 # client on that file: it is stopped when the last MilvusIndex on the file closes.
 _lite_users: dict[str, int] = {}
 _lite_lock = threading.Lock()
+# Per Lite file: held by every write and by a purge's file rewrite (see the module docstring).
+_lite_writes: dict[str, threading.Lock] = {}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_VACUUM_BUSY_S = 60.0  # wait this long for a read of the Lite server's own to finish
+_COMPACTION_POLL_S = 0.5
 
 
 def is_local(uri: str) -> bool:
@@ -58,6 +82,7 @@ class MilvusIndex(VectorIndex):
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 200,
         hnsw_ef_search: int = 128,
+        compaction_wait_s: float = 120.0,
     ) -> None:
         # lazy: only deployments that choose Milvus pay for importing it
         from pymilvus import MilvusClient  # type: ignore[import-untyped]
@@ -78,11 +103,14 @@ class MilvusIndex(VectorIndex):
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
         self.hnsw_ef_search = hnsw_ef_search
+        self.compaction_wait_s = compaction_wait_s
         self._dims: dict[str, int] = {}  # collections known to exist, with their dim
         self._lock = threading.Lock()  # guards collection creation and the cache
+        self._writes: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if self.local:
             with _lite_lock:
                 _lite_users[uri] = _lite_users.get(uri, 0) + 1
+                self._writes = _lite_writes.setdefault(uri, threading.Lock())
         try:
             self._client: Any = MilvusClient(uri=uri, token=token or "")
         except Exception:
@@ -127,7 +155,8 @@ class MilvusIndex(VectorIndex):
                     ids[start : start + step], vectors[start : start + step], strict=True
                 )
             ]
-            self._client.upsert(collection_name=self._full(collection), data=rows)
+            with self._writes:
+                self._client.upsert(collection_name=self._full(collection), data=rows)
 
     def delete(self, collection: str, ids: I64) -> None:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -135,7 +164,8 @@ class MilvusIndex(VectorIndex):
             return
         for start in range(0, len(ids), _DELETE_BATCH):
             chunk = [int(i) for i in ids[start : start + _DELETE_BATCH]]
-            self._client.delete(collection_name=self._full(collection), ids=chunk)
+            with self._writes:
+                self._client.delete(collection_name=self._full(collection), ids=chunk)
 
     def search(self, collection: str, queries: F32, k: int) -> list[list[Hit]]:
         q = np.asarray(queries, dtype=np.float32)
@@ -190,11 +220,18 @@ class MilvusIndex(VectorIndex):
         with self._lock:
             self._dims.pop(collection, None)
             if self._client.has_collection(collection_name=self._full(collection)):
-                self._client.drop_collection(collection_name=self._full(collection))
+                with self._writes:
+                    self._client.drop_collection(collection_name=self._full(collection))
 
     def collections(self) -> list[str]:
         names = self._client.list_collections()
         return sorted(n[len(self.prefix) :] for n in names if n.startswith(self.prefix))
+
+    def purge(self, collections: Sequence[str]) -> Purge:
+        """Rewrite storage so deleted vectors are gone: VACUUM a Lite file, compact on a server."""
+        if self.local:
+            return self._vacuum_lite()
+        return self._compact_server(collections)
 
     def close(self) -> None:
         if self._closed:
@@ -204,6 +241,62 @@ class MilvusIndex(VectorIndex):
             self._client.close()
         finally:
             self._release_lite()
+
+    # ---------------------------------------------------------------- purge
+    def _vacuum_lite(self) -> Purge:
+        """Rewrite the Lite file from its live rows; free pages and cell gaps do not survive.
+
+        VACUUM builds a fresh database from the live rows (the deleted ones are not read)
+        and copies it over the file, which then ends at the last live page. Row ids are
+        kept (every Lite table has an ``INTEGER PRIMARY KEY``), and the server's connection
+        sees the new file on its next read, as with any other writer.
+        """
+        path = Path(self.uri)
+        with path.open("rb") as fh:
+            magic = fh.read(len(_SQLITE_MAGIC))
+        if magic != _SQLITE_MAGIC:  # a Milvus Lite that stores its data some other way
+            log.warning(
+                "Milvus Lite file is not an SQLite database; deleted vectors cannot be purged",
+                extra={"uri": self.uri},
+            )
+            return Purge(action="deleted", compacted=False)
+        started = time.perf_counter()
+        with self._writes:
+            conn = sqlite3.connect(path, timeout=_VACUUM_BUSY_S, isolation_level=None)
+            try:
+                conn.execute("PRAGMA secure_delete = ON")
+                conn.execute("VACUUM")
+                free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+            finally:
+                conn.close()
+        log.info(
+            "Milvus Lite file rewritten (VACUUM)",
+            extra={"uri": self.uri, "seconds": round(time.perf_counter() - started, 3)},
+        )
+        return Purge(action="vacuumed", compacted=free == 0)
+
+    def _compact_server(self, collections: Sequence[str]) -> Purge:
+        """Ask the server to compact each collection; compacted when every job completed."""
+        jobs = [
+            int(self._client.compact(collection_name=self._full(c)))
+            for c in sorted(set(collections))
+            if self._dim(c) is not None
+        ]
+        if not jobs:  # nothing of ours left to compact (dropped collections are the server's GC)
+            return Purge(action="deleted", compacted=False)
+        deadline = time.monotonic() + self.compaction_wait_s
+        pending = set(jobs)
+        while pending:
+            pending = {j for j in pending if self._client.get_compaction_state(j) != "Completed"}
+            if pending and time.monotonic() >= deadline:
+                log.warning(
+                    "Milvus compaction did not finish in time",
+                    extra={"jobs": sorted(pending), "waited_s": self.compaction_wait_s},
+                )
+                return Purge(action="compaction_requested", compacted=False)
+            if pending:
+                time.sleep(_COMPACTION_POLL_S)  # the server offers no completion callback
+        return Purge(action="compacted", compacted=True)
 
     # ---------------------------------------------------------------- helpers
     def _full(self, collection: str) -> str:
@@ -227,7 +320,8 @@ class MilvusIndex(VectorIndex):
 
         state = self._client.get_load_state(collection_name=full)
         if state.get("state") != LoadState.Loaded:  # reopened after a restart: load for search
-            self._client.load_collection(collection_name=full)
+            with self._writes:
+                self._client.load_collection(collection_name=full)
         self._dims[collection] = dim
         return dim
 
@@ -247,12 +341,13 @@ class MilvusIndex(VectorIndex):
                 metric_type="IP",
                 params={"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction},
             )
-        self._client.create_collection(
-            collection_name=self._full(collection),
-            schema=schema,
-            index_params=index,
-            consistency_level=CONSISTENCY,
-        )
+        with self._writes:
+            self._client.create_collection(
+                collection_name=self._full(collection),
+                schema=schema,
+                index_params=index,
+                consistency_level=CONSISTENCY,
+            )
 
     def _forget_if_gone(self, collection: str) -> bool:
         with self._lock:
@@ -268,6 +363,7 @@ class MilvusIndex(VectorIndex):
                 _lite_users[self.uri] = left
                 return
             _lite_users.pop(self.uri, None)
+            _lite_writes.pop(self.uri, None)
         from milvus_lite.server_manager import server_manager_instance  # type: ignore[import-untyped]
 
         server_manager_instance.release_server(self.uri)

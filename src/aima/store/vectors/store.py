@@ -41,7 +41,7 @@ from aima.core.errors import InvalidInput
 from aima.core.progress import Progress, ProgressHook, no_progress
 from aima.store.db import Database
 from aima.store.models import Observation, TextSegment, VectorCursor, VectorOutbox
-from aima.store.vectors.base import F32, I64, Hit, VectorIndex
+from aima.store.vectors.base import F32, I64, Hit, Purge, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +375,27 @@ class VectorStore:
         self._unsaved = 1  # make sure the snapshot reflects the new state
         self._save_snapshot()
         return counts
+
+    # ---------------------------------------------------------------- purge
+    def purge(self, collections: Sequence[str]) -> Purge:
+        """Apply pending deletes, then leave no copy of deleted vectors behind.
+
+        The index rewrites what it holds (memory, engine files; see ``VectorIndex.purge``)
+        and an in-process index's snapshot is written again, its old files removed. The
+        rewrite runs outside this store's lock, so searches keep being answered (a Milvus
+        Lite search is served from memory; FAISS ones wait for its index lock); index
+        writes wait for the rewrite (the index serialises them with it).
+        """
+        self.sync()
+        done = self.index.purge(sorted(set(collections)))
+        with self._lock:
+            self._unsaved = max(self._unsaved, 1)
+            self._save_snapshot()
+        log.info(
+            "vector index purged",
+            extra={"index": self.index.name, "action": done.action, "compacted": done.compacted},
+        )
+        return done
 
     # ---------------------------------------------------------------- snapshots, close
     def _save_snapshot(self) -> None:
