@@ -13,8 +13,9 @@ every multipart request:
 4. applies the caller's upload quotas (:mod:`aima.services.quotas`): no upload left today, or
    a declared ``Content-Length`` over the bytes left today (plus ``QUOTA_ENVELOPE_BYTES`` for
    the multipart envelope) → 429 with ``Retry-After`` before the body is read; a streamed body
-   passing the bytes left is cut off with the same 429. Each file is checked exactly again
-   before it is stored.
+   passing the bytes left is cut off with the same 429. This is a check (uploads in flight
+   count as used); each file then reserves its share exactly before it is stored
+   (:meth:`~aima.services.quotas.QuotaService.reserve_upload`, in the media route).
 
 The limit is one file's limit (``AIMA_LIMITS__MAX_BYTES``) plus a little for the multipart
 envelope and form fields; each file is checked against ``max_bytes`` again while it is

@@ -34,6 +34,7 @@ from aima.media.types import MediaInfo
 from aima.security import audit
 from aima.security.permissions import Permission
 from aima.services.access import VIA_DUPLICATE, VIA_UPLOAD, Principal
+from aima.services.quotas import consume, consume_job
 from aima.services.retention import DEFAULT_LIBRARY, check_library
 from aima.store.blobs import BlobRef, BlobStore, sha256_file
 from aima.store.db import Database
@@ -49,7 +50,7 @@ class CostGate(Protocol):
     when a hard budget would be exceeded."""
 
     def __call__(
-        self, principal: Principal, info: MediaInfo, analyzers: Sequence[str]
+        self, principal: Principal, info: MediaInfo, analyzers: Sequence[str], *, job_id: str
     ) -> tuple[Estimate, str | None]: ...
 
 
@@ -116,7 +117,11 @@ class IngestService:
         analyzers: Sequence[str] | None = None,
         priority: int = 0,
         library: str = DEFAULT_LIBRARY,
+        reservation: str | None = None,
     ) -> IngestOutcome:
+        """Validate and store one file. ``reservation``: the upload quota held for it
+        (:meth:`QuotaService.reserve_upload`), converted in the transaction that records the
+        upload; the caller releases it whatever happens."""
         principal.require(Permission.MEDIA_UPLOAD)
         check_library(library)  # the retention rules of that library apply (services/retention)
         name = display_name(original_name or path.name)
@@ -142,24 +147,32 @@ class IngestService:
             sha, _ = sha256_file(path)
             existing = self._existing(self.blobs.content_key(sha))  # keyed when encrypted
             if existing is not None:
-                return self._duplicate(existing, principal, name)
+                return self._duplicate(existing, principal, name, reservation)
             info = inspect_media(path, self.limits, display_name=name, budget=self.decode_budget)
         except AimaError as exc:
             self._audit_rejection(principal, name, exc)
             return IngestOutcome(name, "rejected", error=exc.to_dict())
 
         job_state, estimate, refusal = JobState.QUEUED, {}, None
+        new_job = new_id("job")  # the gate's quota reservation names the job beforehand
         if planned and self.gate is not None:
-            verdict, refusal = self.gate(principal, info, planned)
+            verdict, refusal = self.gate(principal, info, planned, job_id=new_job)
             estimate = verdict.to_dict()
             if refusal is not None:
                 planned = []  # stored, not analysed: the budget would be exceeded
             elif verdict.confirmation_required:
                 job_state = JobState.AWAITING_CONFIRMATION
-        ref = self.blobs.put_file(path)
+        job_id = new_job if planned else None
+        try:
+            ref = self.blobs.put_file(path)
+        except BaseException:
+            self._release_job(job_id)
+            raise
         media_id = new_id("med")
         try:
             with self.db.session() as s:
+                consume(s, reservation)  # the upload counts as stored from this commit on
+                consume_job(s, job_id)  # and so does its job
                 s.add(
                     Media(
                         id=media_id,
@@ -185,9 +198,7 @@ class IngestService:
                             via=VIA_UPLOAD,
                         )
                     )
-                job_id = None
                 if planned:
-                    job_id = new_id("job")
                     now = utcnow()
                     s.add(
                         Job(
@@ -220,12 +231,14 @@ class IngestService:
                     },
                 )
         except IntegrityError:
+            self._release_job(job_id)
             existing = self._existing(ref.sha256)  # a concurrent upload of the same bytes won
             if existing is not None:
-                return self._duplicate(existing, principal, name)
+                return self._duplicate(existing, principal, name, reservation)
             self._discard(ref)
             raise
         except BaseException:
+            self._release_job(job_id)
             self._discard(ref)
             raise
         log.info(
@@ -240,6 +253,12 @@ class IngestService:
             name, "created", media_id, job_id, info.kind.value, ref.sha256, ref.size, note
         )
 
+    def _release_job(self, job_id: str | None) -> None:
+        """The job was not queued after all: its quota reservation, if any, is given back."""
+        if job_id is not None:
+            with self.db.session() as s:
+                consume_job(s, job_id)
+
     def _discard(self, ref: BlobRef) -> None:
         """Remove a blob this call created if no media row refers to it (nothing half-stored)."""
         if ref.created and self._existing(ref.sha256) is None:
@@ -249,11 +268,14 @@ class IngestService:
         with self.db.session() as s:
             return s.execute(select(Media).where(Media.sha256 == sha)).scalar_one_or_none()
 
-    def _duplicate(self, media: Media, principal: Principal, name: str) -> IngestOutcome:
+    def _duplicate(
+        self, media: Media, principal: Principal, name: str, reservation: str | None = None
+    ) -> IngestOutcome:
         """The same bytes again: the caller gets their own view of the existing media (their
         name for it, ``via="duplicate"``), never the first uploader's name or id. A caller who
         already sees it (their own upload, a share, an earlier duplicate) keeps that view."""
         with self.db.session() as s:
+            consume(s, reservation)
             if principal.user_id and s.get(MediaGrant, (media.id, principal.user_id)) is None:
                 own = media.uploaded_by == principal.user_id  # e.g. their grant was revoked
                 s.add(

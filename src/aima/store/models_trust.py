@@ -120,3 +120,26 @@ class UserQuota(Base):
     requests_per_minute: Mapped[int | None] = mapped_column(Integer)
     updated_by: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuotaReservation(Base):
+    """Quota held by a request in flight (an upload being stored, a job being queued), counted
+    with the committed usage until it is converted, released or expires.
+
+    Written and deleted only under the user's quota lock (:mod:`aima.services.quotas`). An
+    upload's row is deleted in the transaction that records the upload; a job's row names the
+    job it becomes (``job_id``) and, while it lives, that job is counted through it."""
+
+    __tablename__ = "quota_reservations"
+    __table_args__ = (Index("ix_quota_reservations_user", "user_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # upload | job
+    uploads: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    gpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    money: Mapped[float] = mapped_column(Float, default=0.0)
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
