@@ -17,7 +17,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ALL = ["Dashboard", "Upload", "Library", "People", "Search", "Review", "Cases", "Admin"]
 # user -> (navigation, admin tabs, page URLs the role may not use, an API call it may not make)
 JOURNEYS: dict[str, tuple[list[str], list[str], list[str], str]] = {
-    "admin": (ALL, ["Users", "Audit log", "Settings", "Models", "Workers", "Budgets"], [], ""),
+    "admin": (
+        ALL,
+        ["Users", "Audit log", "Settings", "Models", "Workers", "Budgets", "Quotas", "Retention"],
+        [],
+        "",
+    ),
     "ana": (ALL, ["Models", "Workers"], [], "/api/v1/users"),
     "uli": (
         ["Dashboard", "Upload", "Library", "Search", "Cases"],

@@ -156,6 +156,8 @@ def test_admin_creates_a_viewer_and_reads_redacted_settings(
         "Models",
         "Workers",
         "Budgets",
+        "Quotas",
+        "Retention",
     ]
     page.locator("input[name=new-username]").fill("victor")
     page.locator("input[name=new-password]").fill("victor-password-for-tests")

@@ -1349,10 +1349,11 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Enable Rule
-         * @description Enable or disable a rule (audited); a disabled rule deletes nothing.
+         * Update Rule
+         * @description Enable or disable a rule (``{"enabled": false}``: a disabled rule deletes nothing), or
+         *     change its library, kind, action or age; the rule keeps its id and last run (audited).
          */
-        patch: operations["enable_rule_api_v1_retention_rules__rule_id__patch"];
+        patch: operations["update_rule_api_v1_retention_rules__rule_id__patch"];
         trace?: never;
     };
     "/api/v1/retention/run": {
@@ -3932,11 +3933,6 @@ export interface components {
             /** T */
             t: number;
         };
-        /** RuleEnableIn */
-        RuleEnableIn: {
-            /** Enabled */
-            enabled: boolean;
-        };
         /** RuleIn */
         RuleIn: {
             /**
@@ -3992,6 +3988,21 @@ export interface components {
             library: string;
             /** Media Kind */
             media_kind: string | null;
+        };
+        /**
+         * RulePatch
+         * @description The fields to change; those left out keep their value (``media_kind: null``: all kinds).
+         */
+        RulePatch: {
+            /** Action */
+            action?: ("delete_raw" | "delete_media") | null;
+            /** After Days */
+            after_days?: number | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Library */
+            library?: string | null;
+            media_kind?: components["schemas"]["MediaKind"] | null;
         };
         /** RunIn */
         RunIn: {
@@ -11571,7 +11582,7 @@ export interface operations {
             };
         };
     };
-    enable_rule_api_v1_retention_rules__rule_id__patch: {
+    update_rule_api_v1_retention_rules__rule_id__patch: {
         parameters: {
             query?: never;
             header?: never;
@@ -11582,7 +11593,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RuleEnableIn"];
+                "application/json": components["schemas"]["RulePatch"];
             };
         };
         responses: {

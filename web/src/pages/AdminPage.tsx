@@ -1,5 +1,6 @@
 // Administration, one tab per area the role may use: users and settings (users:manage), the
-// audit trail (audit:read), models and workers (system:read). The API checks every request.
+// audit trail (audit:read), models and workers (system:read), budgets, retention rules and quotas
+// (their own permissions). The API checks every request.
 import { Tabs } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router";
@@ -7,6 +8,8 @@ import { type Permission, useMe } from "../api";
 import { AuditTab } from "./admin/AuditTab";
 import { BudgetsTab } from "./admin/BudgetsTab";
 import { NotAllowed } from "./admin/NotAllowed";
+import { QuotasTab } from "./admin/QuotasTab";
+import { RetentionTab } from "./admin/RetentionTab";
 import { SettingsTab } from "./admin/SettingsTab";
 import { ModelsTab, WorkersTab } from "./admin/SystemTabs";
 import { UsersTab } from "./admin/UsersTab";
@@ -19,6 +22,8 @@ const TABS = [
   { key: "models", permission: "system:read", panel: <ModelsTab /> },
   { key: "workers", permission: "system:read", panel: <WorkersTab /> },
   { key: "budgets", permission: "budgets:manage", panel: <BudgetsTab /> },
+  { key: "quotas", permission: "quotas:manage", panel: <QuotasTab /> },
+  { key: "retention", permission: "retention:manage", panel: <RetentionTab /> },
 ] as const satisfies readonly { key: string; permission: Permission; panel: React.ReactNode }[];
 
 export default function AdminPage() {

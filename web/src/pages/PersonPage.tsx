@@ -1,6 +1,9 @@
 // One person: name (rename), crops, dossier with citations, observations (split / not this
 // person), face-voice links, "seen before", who they appear with, and the corrections to undo.
+// Admins also export everything held on the person and erase them (then the receipt shows).
 import { Alert, Anchor, Avatar, Group, Loader, SimpleGrid, Stack, Text } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { useApi, useMe } from "../api";
@@ -9,10 +12,13 @@ import { CoAppearanceGraph } from "./people/CoAppearanceGraph";
 import { CorrectionsList } from "./people/CorrectionsList";
 import { CorrectionsProvider } from "./people/corrections";
 import { DossierView } from "./people/DossierView";
+import type { Receipt } from "./people/erasure";
 import { LinksPanel } from "./people/LinksPanel";
 import { ObservationList } from "./people/ObservationList";
+import { ReceiptView } from "./people/ReceiptView";
 import { RenameInline } from "./people/RenameInline";
 import { SeenBefore } from "./people/SeenBefore";
+import { SubjectActions } from "./people/SubjectActions";
 import { SummaryPanel } from "./summary/SummaryPanel";
 import { artifactUrl, type Person, personLabel, seconds } from "./people/types";
 
@@ -49,18 +55,42 @@ function PersonDetail({ id }: { id: string }) {
   const { t } = useTranslation();
   const { $api } = useApi();
   const { can } = useMe();
+  const queryClient = useQueryClient();
   const canManage = can("persons:manage");
-  const query = $api.useQuery("get", "/api/v1/persons/{person_id}", { params: { path: { person_id: id } } });
-  const person = query.data;
-  const title = person ? personLabel(t, person.id, person.name) : t("people.person");
+  const [receipt, setReceipt] = useState<Receipt | null>(null);
+  const query = $api.useQuery(
+    "get",
+    "/api/v1/persons/{person_id}",
+    { params: { path: { person_id: id } } },
+    { enabled: receipt === null },
+  );
+  const person = receipt ? undefined : query.data;
+  const title = receipt ? t("erase.erasedTitle") : person ? personLabel(t, person.id, person.name) : t("people.person");
+
+  function erased(done: Receipt) {
+    const gone = [id, query.data?.id ?? id];
+    setReceipt(done);
+    // the person (and, with their media, the library) is gone: nothing may show them from cache
+    queryClient.removeQueries({ predicate: (q) => gone.some((p) => JSON.stringify(q.queryKey).includes(p)) });
+    void queryClient.invalidateQueries({ queryKey: ["get", "/api/v1/persons"] });
+    if (done.with_media) void queryClient.invalidateQueries({ queryKey: ["get", "/api/v1/media"] });
+  }
 
   return (
     <PageFrame title={title}>
       <Anchor component={Link} to="/people" size="sm">
         ← {t("people.back")}
       </Anchor>
-      {query.isPending ? <Loader size="sm" aria-label={t("people.loading")} /> : null}
-      {query.isError ? <Alert color="red">{t("people.notFound")}</Alert> : null}
+      {receipt ? (
+        <>
+          <Alert color="green" role="status" title={t("erase.done")} styles={{ title: { color: "var(--mantine-color-text)" } }}>
+            {t("erase.doneBody")}
+          </Alert>
+          <ReceiptView receipt={receipt} />
+        </>
+      ) : null}
+      {!receipt && query.isPending ? <Loader size="sm" aria-label={t("people.loading")} /> : null}
+      {!receipt && query.isError ? <Alert color="red">{t("people.notFound")}</Alert> : null}
       {person ? (
         <>
           <Header person={person} canManage={canManage} />
@@ -75,6 +105,9 @@ function PersonDetail({ id }: { id: string }) {
           <ObservationList personId={person.id} observations={person.observations} canManage={canManage} />
           <LinksPanel canManage={canManage} links={person.links} names={{ [person.id]: person.name ?? null }} />
           <CorrectionsList personId={person.id} canManage={canManage} />
+          {can("persons:erase") ? (
+            <SubjectActions person={person} label={personLabel(t, person.id, person.name)} onErased={erased} />
+          ) : null}
         </>
       ) : null}
     </PageFrame>

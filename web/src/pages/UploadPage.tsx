@@ -1,6 +1,7 @@
 // Upload: choose or drop files and folders, upload each with its own progress and outcome, preview
 // the analysis plan, start it, and follow every job live.
 import { Alert, Button, Group, Paper, Stack, Text, Title } from "@mantine/core";
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useApi, useMe } from "../api";
@@ -10,6 +11,7 @@ import type { Picked } from "./upload/collectFiles";
 import { DropZone } from "./upload/DropZone";
 import { FileTable, type Item, type ItemState } from "./upload/FileTable";
 import { JobProgress, type StartedJob } from "./upload/JobProgress";
+import { MY_QUOTA_KEY, MyUsage } from "./upload/MyUsage";
 import { PlanPreview } from "./upload/PlanPreview";
 import { sendFile } from "./upload/sendFile";
 import { PageFrame } from "./PagePlaceholder";
@@ -21,6 +23,7 @@ export default function UploadPage() {
   const { t } = useTranslation();
   const { session, client } = useApi();
   const { can } = useMe();
+  const queryClient = useQueryClient();
   const [items, setItems] = useState<Item[]>([]);
   const [selected, setSelected] = useState<string[] | null>(null);
   const [priority, setPriority] = useState(0);
@@ -47,6 +50,7 @@ export default function UploadPage() {
       update(item.id, { kind: "done", ...outcome });
     }
     setPhase("uploaded");
+    void queryClient.invalidateQueries({ queryKey: MY_QUOTA_KEY });
   }
 
   const done = items.flatMap((item) =>
@@ -69,6 +73,7 @@ export default function UploadPage() {
     }
     setStarted(jobs);
     setPhase("started");
+    void queryClient.invalidateQueries({ queryKey: MY_QUOTA_KEY });
   }
 
   function reset() {
@@ -134,6 +139,7 @@ export default function UploadPage() {
           </Stack>
         </Paper>
       ) : null}
+      <MyUsage />
     </PageFrame>
   );
 }

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.schemas import Strict, error_responses
+from aima.core.errors import InvalidInput
 from aima.media.types import MediaKind
 from aima.security.permissions import Permission
 from aima.services.access import Principal
@@ -34,8 +35,14 @@ class RuleIn(Strict):
     enabled: bool = True
 
 
-class RuleEnableIn(Strict):
-    enabled: bool
+class RulePatch(Strict):
+    """The fields to change; those left out keep their value (``media_kind: null``: all kinds)."""
+
+    library: str | None = Field(default=None, pattern=LIBRARY_PATTERN)
+    media_kind: MediaKind | None = None
+    action: ActionName | None = None
+    after_days: int | None = Field(default=None, ge=0, le=36500)
+    enabled: bool | None = None
 
 
 class RuleOut(BaseModel):
@@ -126,14 +133,22 @@ def create_rule(
 
 
 @router.patch("/rules/{rule_id}", responses=error_responses(401, 403, 404, 422))
-def enable_rule(
+def update_rule(
     rule_id: str,
-    body: RuleEnableIn,
+    body: RulePatch,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.RETENTION_MANAGE),
 ) -> RuleOut:
-    """Enable or disable a rule (audited); a disabled rule deletes nothing."""
-    return RuleOut.of(runtime.retention.set_enabled(principal, rule_id, body.enabled))
+    """Enable or disable a rule (``{"enabled": false}``: a disabled rule deletes nothing), or
+    change its library, kind, action or age; the rule keeps its id and last run (audited)."""
+    given = body.model_fields_set
+    if given == {"enabled"} and body.enabled is not None:
+        return RuleOut.of(runtime.retention.set_enabled(principal, rule_id, body.enabled))
+    changes = body.model_dump(include=given, mode="json")
+    for name in ("library", "action", "after_days", "enabled"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be null; leave it out to keep it")
+    return RuleOut.of(runtime.retention.update_rule(principal, rule_id, changes))
 
 
 @router.delete("/rules/{rule_id}", status_code=204, responses=error_responses(401, 403, 404))

@@ -7,7 +7,7 @@ import { type CaseProblem, caseProblem, useMe } from "../../api";
 import { apiMessage } from "../search/types";
 import { CasePicker } from "./CasePicker";
 
-export type CasePurpose = "faceSearch" | "voiceSearch" | "dossier" | "seenBefore" | "export";
+export type CasePurpose = "faceSearch" | "voiceSearch" | "dossier" | "seenBefore" | "export" | "erase" | "subjectExport";
 
 /** The prompt for `error` when it is about the case; null for any other error. */
 export function CaseRequired({ error, purpose }: { error: unknown; purpose: CasePurpose }) {
