@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import tempfile
 import threading
@@ -73,6 +74,10 @@ def seed(data: Path, db_url: str, count: int) -> None:
                     )
                 )
             s.commit()
+        # planner statistics, as autovacuum (PostgreSQL) or ``PRAGMA optimize`` (SQLite)
+        # would have after a bulk load; without them PostgreSQL plans for empty tables
+        with rt.db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
     finally:
         rt.close()
 
@@ -126,6 +131,12 @@ def hammer(
     return latencies, errors, time.perf_counter() - began
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -148,7 +159,9 @@ def run(db: str, media: int, clients: int, requests: int, rate: float) -> dict[s
                 f"{url}/api/v1/auth/login", json={"username": "loader", "password": PASSWORD}
             ).json()["access_token"]
             hammer(url, token, clients, clients * 2)  # warm-up: connections, caches
+            cpu_before = cpu_seconds(proc.pid)
             latencies, errors, wall = hammer(url, token, clients, requests, rate)
+            cpu_ms = (cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, len(latencies))
             rss = server_peak_rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -165,6 +178,7 @@ def run(db: str, media: int, clients: int, requests: int, rate: float) -> dict[s
         "p95 ms": q[94] * 1000,
         "p99 ms": q[98] * 1000,
         "max ms": max(latencies) * 1000,
+        "server CPU ms/req": cpu_ms,
         "server peak MiB": rss,
     }
 

@@ -13,7 +13,7 @@ from aima.api.errors import install_error_handlers
 from aima.api.headers import install_security_headers
 from aima.api.metrics import install_metrics
 from aima.api.ratelimit_mw import RateLimit
-from aima.api.request_ids import install_request_ids
+from aima.api.request_ids import RequestIds
 from aima.api.routes import (
     admin,
     auth,
@@ -71,7 +71,7 @@ def create_app(runtime: Runtime, *, start_workers: bool | None = None) -> FastAP
     app.state.expect_worker = run_workers
     install_error_handlers(app)
     install_security_headers(app, runtime.settings.api)
-    install_request_ids(app)
+    app.add_middleware(RequestIds)
     app.add_middleware(UploadGuard, runtime=runtime)  # outermost: before any body is read
     app.add_middleware(RateLimit, runtime=runtime)  # outside UploadGuard: floods cost no auth
     app.state.metrics = install_metrics(app, runtime)

@@ -13,12 +13,13 @@ themselves). Cookie-authenticated unsafe methods must echo the CSRF cookie in ``
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from aima.api.reads import read
 from aima.api.sessions import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, CsrfFailed
 from aima.core.errors import Unauthorized
 from aima.runtime import Runtime
@@ -31,7 +32,11 @@ ACCESS_RULE = "__aima_access_rule__"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that neither block nor touch the database are ``async def``: FastAPI runs a
+# plain ``def`` dependency in the thread pool, a hop per dependency per request.
+
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -68,18 +73,25 @@ def check_csrf(request: Request) -> None:
         raise CsrfFailed(f"{CSRF_HEADER} does not match the {CSRF_COOKIE} cookie")
 
 
-def current_principal(
-    request: Request,
-    runtime: RuntimeDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def principal_of(
+    request: Request, runtime: Runtime, creds: HTTPAuthorizationCredentials | None
 ) -> Principal:
+    """The caller (blocking: reads their account)."""
     principal = runtime.users.principal_for(_token(request, creds))
     request.state.principal = principal
     return principal
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_principal(
+    request: Request,
+    runtime: RuntimeDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await read(request, principal_of, request, runtime, creds)
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         principal.require(permission)
         return principal
 
@@ -88,11 +100,11 @@ def require(permission: Permission) -> Callable[..., Principal]:
     return dependency
 
 
-def authenticated(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def authenticated(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     return principal
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route as deliberately open (health, metrics, login)."""
 
 

@@ -11,10 +11,10 @@ otherwise pin a plain-HTTP development server.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aima.core.settings import ApiSettings
 
@@ -55,21 +55,51 @@ def install_security_headers(app: FastAPI, api: ApiSettings) -> None:
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
+    app.add_middleware(SecurityHeaders, trust_forwarded_proto=api.trust_forwarded_proto)
 
-    @app.middleware("http")
-    async def _headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        h = response.headers
-        docs = request.url.path.startswith(_DOCS_PATHS)
-        h.setdefault("Content-Security-Policy", DOCS_POLICY if docs else APP_POLICY)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-        if request.url.scheme == "https" or (api.trust_forwarded_proto and forwarded == "https"):
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        return response
+
+_FIXED = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class SecurityHeaders:
+    """Adds the headers to every response start, leaving any a route set itself (a plain ASGI
+    middleware: it wraps ``send`` only)."""
+
+    def __init__(self, app: ASGIApp, *, trust_forwarded_proto: bool = False) -> None:
+        self.app = app
+        self.trust_forwarded_proto = trust_forwarded_proto
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = str(scope.get("path", "")).startswith(_DOCS_PATHS)
+        wanted = [(b"content-security-policy", (DOCS_POLICY if docs else APP_POLICY).encode())]
+        wanted.extend(_FIXED)
+        if self._https(scope):
+            wanted.append(_HSTS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in wanted if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        if not self.trust_forwarded_proto:
+            return False
+        forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
+        return forwarded.split(",")[0].strip().lower() == "https"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aima.compute.gpus import GpuCollector
 from aima.core.clock import utcnow
@@ -128,16 +129,36 @@ def install_metrics(app: FastAPI, runtime: Runtime) -> CollectorRegistry:
     registry.register(OperationsCollector(runtime))
     registry.register(GpuCollector())  # per-GPU gauges from NVML; only aima_gpus 0 without one
 
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestMetrics, requests=requests, latency=latency)
     return registry
+
+
+class RequestMetrics:
+    """Counts requests and observes their latency by method and route template (a plain ASGI
+    middleware: it wraps ``send`` only)."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped the app
+
+        async def send_recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.requests.labels(method, path, str(status)).inc()
+            self.latency.labels(method, path).observe(time.perf_counter() - started)

@@ -4,6 +4,9 @@ The id comes from the caller's ``X-Request-ID`` when it is a plain token (letter
 ``-_.``, at most 64), else a new one; it is echoed back in the response. The access line
 names the method, the route *path* (never the query string, which may carry secrets),
 status and duration — uvicorn's own access log, which prints full URLs, is switched off.
+
+A plain ASGI middleware (not ``@app.middleware``): it only wraps ``send``, so a request costs
+no extra task or stream, and the line is written once the whole response has gone out.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
 from opentelemetry.trace import SpanKind
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aima.core.logging import log_context
 from aima.core.tracing import span
@@ -26,31 +29,46 @@ log = logging.getLogger("aima.access")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def install_request_ids(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("x-request-id", "")
+class RequestIds:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
         request_id = given if _SAFE.match(given) else secrets.token_hex(8)
+        echo = (b"x-request-id", request_id.encode())
+        method = scope["method"]
+        status = 500  # unless a response starts: an exception escaped the app
         started = time.perf_counter()
-        attrs = {"http.request.method": request.method, "aima.request_id": request_id}
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), echo]}
+            await send(message)
+
+        attrs = {"http.request.method": method, "aima.request_id": request_id}
         with (
             log_context(request_id=request_id),
-            span("HTTP " + request.method, attrs, carrier=request.headers, kind=SERVER) as s,
+            span("HTTP " + method, attrs, carrier=headers, kind=SERVER) as s,
         ):
-            response = await call_next(request)
-            route = getattr(request.scope.get("route"), "path", None)  # the template, no ids
-            if route:
-                s.update_name(f"{request.method} {route}")
-                s.set_attribute("http.route", route)
-            s.set_attribute("http.response.status_code", response.status_code)
-            log.info(
-                "%s %s %d",
-                request.method,
-                request.url.path,
-                response.status_code,
-                extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                route = getattr(scope.get("route"), "path", None)  # the template, no ids
+                if route:
+                    s.update_name(f"{method} {route}")
+                    s.set_attribute("http.route", route)
+                s.set_attribute("http.response.status_code", status)
+                log.info(
+                    "%s %s %d",
+                    method,
+                    scope.get("path", ""),
+                    status,
+                    extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+                )

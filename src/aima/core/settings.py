@@ -159,6 +159,13 @@ class ApiSettings(_Section):
     trust_forwarded_proto: bool = Field(
         default=False, description="behind a TLS proxy: trust X-Forwarded-Proto for HSTS"
     )
+    read_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="threads for the quick reads of every request (the caller's account, "
+        "listings); more contend for the interpreter lock (see docs/performance.md)",
+    )
     metrics_public: bool = Field(
         default=True,
         description="false: /metrics needs a token with system:read (scrape with a bearer token)",

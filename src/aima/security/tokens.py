@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +19,11 @@ from aima.core.errors import Unauthorized
 # is how key-confusion attacks start. AIMA signs with one secret and no key id, so any of
 # these, or a ``kid``, means the token was not minted here: refused, not ignored.
 _FOREIGN_KEY_HEADERS = frozenset({"kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
+#: Verified access tokens remembered per process (token text -> claims): one request checks
+#: its token in the rate limiter, the auth dependency and the upload guard, and a client sends
+#: the same token for minutes. Only tokens whose signature and claims checked out are kept;
+#: expiry is checked again on every use.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class TokenCodec:
         self.audience = audience
         self.issuer = issuer
         self.access_ttl = timedelta(seconds=access_ttl_s)
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._lock = threading.Lock()
 
     def issue_access(
         self,
@@ -64,6 +74,23 @@ class TokenCodec:
         return jwt.encode(payload, self._secret, algorithm=self.algorithm)
 
     def decode_access(self, token: str) -> AccessClaims:
+        """The token's claims once its signature, algorithm, audience, issuer, type and lifetime
+        check out; raises :class:`Unauthorized` otherwise."""
+        with self._lock:
+            claims = self._verified.get(token)
+            if claims is not None:
+                self._verified.move_to_end(token)
+        if claims is None:
+            claims = self._verify(token)
+            with self._lock:
+                self._verified[token] = claims
+                while len(self._verified) > VERIFIED_CACHE_SIZE:
+                    self._verified.popitem(last=False)
+        elif claims.expires_at.timestamp() <= time.time():  # as PyJWT judges ``exp``
+            raise Unauthorized("access token expired; refresh it or log in again")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

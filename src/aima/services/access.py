@@ -9,13 +9,28 @@ the owner's name and uploader. See docs/security.md, "Duplicate uploads and shar
 
 from __future__ import annotations
 
+import functools
 import getpass
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Executable,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from aima.core.errors import Forbidden, NotFound
 from aima.security.permissions import Permission, Role, has_permission
@@ -85,18 +100,34 @@ def media_views(s: Session, principal: Principal, media: Iterable[Media]) -> dic
     items = list(media)
     if principal.can(Permission.MEDIA_READ_ALL):
         return {m.id: MediaView(m.id, m.original_name, m.uploaded_by, ACCESS_ALL) for m in items}
-    grants: dict[str, MediaGrant] = {}
+    grants: dict[str, Any] = {}
     if items and principal.user_id:
-        grants = {
-            g.media_id: g
-            for g in s.execute(
-                select(MediaGrant).where(
-                    MediaGrant.user_id == principal.user_id,
-                    MediaGrant.media_id.in_([m.id for m in items]),
-                )
-            ).scalars()
-        }
+        params = {"user_id": principal.user_id, "ids": [m.id for m in items]}
+        conn = s.connection()
+        grants = {g.media_id: g for g in conn.execute(_grants_of_user(conn.dialect.name), params)}
     return {m.id: _view(m, grants.get(m.id), principal.user_id) for m in items}
+
+
+@functools.cache
+def _grants_of_user(dialect: str) -> Executable:
+    """One user's grants on a set of media (``ids``), as plain rows."""
+    return select(MediaGrant.media_id, MediaGrant.display_name, MediaGrant.via).where(
+        MediaGrant.user_id == bindparam("user_id"), id_in(MediaGrant.media_id, dialect)
+    )
+
+
+def id_in(column: QueryableAttribute[str], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``ids`` parameter (a list of ids). PostgreSQL gets one array
+    parameter (``= ANY``): the same statement text whatever the number of ids, so the driver
+    prepares it once; elsewhere an ``IN`` list expanded at execution."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(String)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+class _Grant(Protocol):
+    display_name: str | None
+    via: str
 
 
 def media_view(s: Session, principal: Principal, media: Media) -> MediaView:
@@ -112,7 +143,7 @@ def media_names(s: Session, principal: Principal, media_ids: Iterable[str]) -> d
     return {i: v.name for i, v in media_views(s, principal, rows).items()}
 
 
-def _view(m: Media, grant: MediaGrant | None, user_id: str | None) -> MediaView:
+def _view(m: Media, grant: _Grant | None, user_id: str | None) -> MediaView:
     own = grant.display_name if grant is not None and grant.display_name else None
     if m.uploaded_by is not None and m.uploaded_by == user_id:
         return MediaView(m.id, own or m.original_name, m.uploaded_by, VIA_UPLOAD)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from aima.analyzers.registry import AnalyzerRegistry
 from aima.compute.budgets import BudgetBook, BudgetExceeded
 from aima.compute.costs import DEFAULT_PRIOR, PRIOR_SECONDS, PRIOR_WEIGHT, CostModel, unit_of
 from aima.compute.estimate import Estimate, Estimator, Work
 from aima.core.errors import Forbidden, Gone, InvalidInput
+from aima.core.ids import new_id
 from aima.core.settings import ComputeSettings
 from aima.jobs.ledger import Ledger
 from aima.jobs.states import JobState
@@ -29,7 +31,7 @@ from aima.services.access import (
     require_manage,
     visible_jobs,
 )
-from aima.services.quotas import QuotaService
+from aima.services.quotas import QuotaExceeded, QuotaService
 from aima.store.db import Database
 from aima.store.models import AnalysisResult, Job, JobChunk, Media
 
@@ -135,41 +137,48 @@ class JobService:
                 object_type="media",
             )
             raise BudgetExceeded(refusal, details={"estimate": estimate.to_dict()})
-        self._check_quota(principal, principal.user_id, estimate.to_dict(), media_id)
-        names = self.registry.resolve(list(analyzers))
-        if names != list(analyzers):
-            # requirements already analysed (accepted results) are reused, not redone
-            with self.db.session() as s:
-                done = set(
-                    s.execute(
-                        select(AnalysisResult.analyzer).where(
-                            AnalysisResult.media_id == media_id, AnalysisResult.accepted.is_(True)
-                        )
-                    ).scalars()
-                )
-            names = [n for n in names if n in analyzers or n not in done]
-        job, created = self.ledger.submit(
-            media_id,
-            names,
-            priority=priority,
-            idempotency_key=scoped_key(principal, idempotency_key),
-            options=options,
-            created_by=principal.user_id,
-            project=project,
-            estimate=estimate.to_dict(),
-            awaiting_confirmation=estimate.confirmation_required,
-        )
-        if created:
-            self._audit(
-                principal,
-                "job.create",
-                job.id,
-                {"media_id": media_id, "analyzers": names, "amount": estimate.amount},
+        job_id = new_id("job")  # the quota reservation names the job before it exists
+        held = self._reserve_quota(principal, estimate.to_dict(), media_id, job_id)
+        try:
+            names = self.registry.resolve(list(analyzers))
+            if names != list(analyzers):
+                # requirements already analysed (accepted results) are reused, not redone
+                with self.db.session() as s:
+                    done = set(
+                        s.execute(
+                            select(AnalysisResult.analyzer).where(
+                                AnalysisResult.media_id == media_id,
+                                AnalysisResult.accepted.is_(True),
+                            )
+                        ).scalars()
+                    )
+                names = [n for n in names if n in analyzers or n not in done]
+            job, created = self.ledger.submit(
+                media_id,
+                names,
+                priority=priority,
+                idempotency_key=scoped_key(principal, idempotency_key),
+                options=options,
+                created_by=principal.user_id,
+                project=project,
+                estimate=estimate.to_dict(),
+                awaiting_confirmation=estimate.confirmation_required,
+                job_id=job_id,
             )
-            if estimate.confirmation_required and confirmed:
-                job = self.ledger.confirm(job.id, principal.actor)
-                self._audit(principal, "job.confirm", job.id, {"amount": estimate.amount})
-        return job, created
+            if created:
+                self._audit(
+                    principal,
+                    "job.create",
+                    job.id,
+                    {"media_id": media_id, "analyzers": names, "amount": estimate.amount},
+                )
+                if estimate.confirmation_required and confirmed:
+                    job = self.ledger.confirm(job.id, principal.actor)
+                    self._audit(principal, "job.confirm", job.id, {"amount": estimate.amount})
+            return job, created
+        finally:
+            if self.quotas is not None:
+                self.quotas.release(held)  # the queued job now counts by itself
 
     def _estimate(
         self, principal: Principal, media_id: str, analyzers: Sequence[str], project: str | None
@@ -220,20 +229,10 @@ class JobService:
         limit: int = 50,
         offset: int = 0,
     ) -> JobPage:
-        query = visible_jobs(principal)
-        if state:
-            query = query.where(Job.state == JobState(state))
-        if media_id:
-            query = query.where(Job.media_id == media_id)
-        with self.db.session() as s:
-            total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            rows = s.execute(
-                query.add_columns(name_column(principal))  # the caller's name for it
-                .join(Media, Media.id == Job.media_id)
-                .order_by(*_job_order(sort))
-                .limit(limit)
-                .offset(offset)
-            ).all()
+        count, page = _list_statements(principal, state, media_id, sort)
+        with self.db.reading() as s:
+            total = s.connection().execute(count).scalar_one()
+            rows = s.execute(page.limit(limit).offset(offset)).all()
         return JobPage([r[0] for r in rows], int(total), {r[0].id: r[1] for r in rows})
 
     # ----------------------------------------------------------------- planning
@@ -295,9 +294,13 @@ class JobService:
         info: MediaInfo,
         analyzers: Sequence[str],
         project: str | None = None,
+        *,
+        job_id: str | None = None,
     ) -> tuple[Estimate, str | None]:
         """The estimate and budget verdict for media being stored right now (nothing in the
-        database yet): what upload-time jobs are gated on, like ``submit``."""
+        database yet): what upload-time jobs are gated on, like ``submit``. ``job_id``: the id
+        the job will be queued under; its GPU-seconds and money are then reserved (released by
+        :func:`aima.services.quotas.consume_job`), not only checked."""
         requested = set(analyzers)
         names = self.registry.resolve(list(analyzers))
         planned = [self._plan_one(name, name in requested, False, info) for name in names]
@@ -306,7 +309,14 @@ class JobService:
         check = self.budgets.check(principal.user_id, project, estimate.amount)
         refusal = check.refusal
         if refusal is None and self.quotas is not None:
-            over = self.quotas.job_refusal(principal.user_id, estimate.to_dict())
+            over = None
+            if job_id is None:
+                over = self.quotas.job_refusal(principal.user_id, estimate.to_dict())
+            else:
+                try:
+                    self.quotas.reserve_job(principal.user_id, estimate.to_dict(), job_id=job_id)
+                except QuotaExceeded as exc:
+                    over = exc
             refusal = over.message if over is not None else None
         notes = check.warnings + ([refusal] if refusal else [])
         return estimate.with_budget(notes, check.budgets), refusal
@@ -335,6 +345,26 @@ class JobService:
             object_type="media" if job_id is None else "job",
         )
         raise over
+
+    def _reserve_quota(
+        self, principal: Principal, estimate: dict[str, Any], media_id: str, job_id: str
+    ) -> str | None:
+        """Hold the job's GPU-seconds and money against its submitter's month, so concurrent
+        submissions cannot pass the quota together; refused (429, nothing queued, audited)
+        when they do not fit."""
+        if self.quotas is None:
+            return None
+        try:
+            return self.quotas.reserve_job(principal.user_id, estimate, job_id=job_id)
+        except QuotaExceeded as over:
+            self._audit(
+                principal,
+                "job.refused",
+                media_id,
+                {"reason": over.message, "quota": over.details.get("quota")},
+                object_type="media",
+            )
+            raise
 
     def _work(self, name: str, chunks: int, info: MediaInfo) -> Work:
         analyzer = self.registry.get(name)
@@ -414,6 +444,26 @@ class JobService:
             )
 
 
+@functools.lru_cache(maxsize=256)
+def _list_statements(
+    principal: Principal, state: str | None, media_id: str | None, sort: str
+) -> tuple[Select[Any], Select[Any]]:
+    """(count, page without limit/offset) of the job listing; built once per caller, filter
+    and sort (building the expressions cost more than running them)."""
+    query = visible_jobs(principal)
+    if state:
+        query = query.where(Job.state == JobState(state))
+    if media_id:
+        query = query.where(Job.media_id == media_id)
+    count = select(func.count()).select_from(query.subquery())
+    page = (
+        query.add_columns(name_column(principal))  # the caller's name for it
+        .join(Media, Media.id == Job.media_id)
+        .order_by(*_job_order(sort))
+    )
+    return count, page
+
+
 def _job_order(sort: str) -> tuple[Any, Any]:
     descending = sort.startswith("-")
     column: Any = {
@@ -426,4 +476,6 @@ def _job_order(sort: str) -> tuple[Any, Any]:
     if column is None:
         raise InvalidInput(f"unknown sort {sort!r}; one of {JOB_SORTS}")
     ordered = column.desc() if descending else column.asc()
-    return ordered.nulls_last(), Job.id.desc() if descending else Job.id.asc()
+    if column.nullable:  # NOT NULL columns keep the plain order, which their index serves
+        ordered = ordered.nulls_last()
+    return ordered, Job.id.desc() if descending else Job.id.asc()

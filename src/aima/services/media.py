@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    select,
+)
 
 from aima.core.errors import Forbidden, Gone, InvalidInput, NotFound
 from aima.security import audit
@@ -18,6 +28,7 @@ from aima.services.access import (
     MediaView,
     Principal,
     get_media,
+    id_in,
     job_filter,
     media_view,
     media_views,
@@ -117,150 +128,26 @@ class MediaService:
         limit: int = 50,
         offset: int = 0,
     ) -> CardPage:
-        """One page of grid cards in five queries (six through grants), whatever its size."""
-        name = name_column(principal)
-        query = self._filtered(visible_media(principal), where, name)
-        with self.db.session() as s:
-            total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-            media = list(
-                s.execute(
-                    query.order_by(*_media_order(sort, name)).limit(limit).offset(offset)
-                ).scalars()
-            )
+        """One page of grid cards in six queries (seven through grants), whatever its size,
+        on one read snapshot. The statements are built once per caller, filter and sort (see
+        :func:`_page_statements`) and once per database dialect (:func:`_card_statements`):
+        building SQL expressions cost more than running them."""
+        count, page = _page_statements(principal, where, sort)
+        extra = _card_statements(self.db.dialect)
+        jobs = _jobs_statement(principal, self.db.dialect)
+        with self.db.reading() as s:
+            conn = s.connection()  # plain rows below: no ORM bookkeeping
+            total = conn.execute(count).scalar_one()
+            media = list(s.execute(page.limit(limit).offset(offset)).scalars())
             views = media_views(s, principal, media)
             cards = {m.id: MediaCard(m, views[m.id]) for m in media}
             if cards:
-                self._add_jobs(s, cards, job_filter(principal))
-                self._add_results(s, cards)
-                self._add_persons(s, cards)
+                ids = {"ids": list(cards)}
+                _add_jobs(cards, conn.execute(jobs, ids))
+                _add_results(cards, conn.execute(extra.results, ids))
+                for media_id, persons in conn.execute(extra.persons, ids):
+                    cards[media_id].counts.persons = int(persons)
         return CardPage([cards[m.id] for m in media], int(total))
-
-    def _filtered(
-        self, query: Select[Any], where: MediaFilter, name: ColumnElement[Any]
-    ) -> Select[Any]:
-        conditions: list[ColumnElement[bool]] = []
-        if where.kind:
-            conditions.append(Media.kind == where.kind)
-        if where.created_from:
-            conditions.append(Media.created_at >= where.created_from)
-        if where.created_to:
-            conditions.append(Media.created_at < where.created_to)
-        if where.q:
-            escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(name.ilike(f"%{escaped}%", escape="\\"))
-        if where.job_state:
-            latest = (
-                select(Job.state)
-                .where(Job.media_id == Media.id)
-                .order_by(Job.created_at.desc(), Job.id.desc())
-                .limit(1)
-                .scalar_subquery()
-            )
-            conditions.append(latest == where.job_state)
-        data = AnalysisResult.data
-        for wanted, analyzer, test in (
-            (where.flagged, "nsfw", data["flagged"].as_boolean().is_(True)),
-            (where.has_faces, "faces", data["count"].as_integer() > 0),
-        ):
-            if wanted is not None:
-                conditions.append(_has_result(analyzer, test) == wanted)
-        if where.has_speech is not None:
-            speech = _has_result("vad", data["speech_s"].as_float() > 0) | _has_result(
-                "transcribe", func.length(func.trim(data["text"].as_string())) > 0
-            )
-            conditions.append(speech == where.has_speech)
-        if where.person_id:
-            conditions.append(
-                exists().where(
-                    Observation.media_id == Media.id, Observation.person_id == where.person_id
-                )
-            )
-        return query.where(and_(*conditions)) if conditions else query
-
-    @staticmethod
-    def _add_jobs(s: Any, cards: dict[str, MediaCard], visible: ColumnElement[bool] | None) -> None:
-        """The latest job per media among those the caller may see (not others' on a duplicate)."""
-        ranked = (
-            select(
-                Job.id,
-                Job.media_id,
-                Job.state,
-                Job.progress,
-                Job.progress_message,
-                Job.analyzers,
-                Job.error,
-                func.row_number()
-                .over(partition_by=Job.media_id, order_by=(Job.created_at.desc(), Job.id.desc()))
-                .label("rank"),
-            )
-            .where(Job.media_id.in_(cards), *([] if visible is None else [visible]))
-            .subquery()
-        )
-        for row in s.execute(select(ranked).where(ranked.c.rank == 1)):
-            cards[row.media_id].job = LatestJob(
-                row.id,
-                row.state,
-                row.progress,
-                row.progress_message,
-                list(row.analyzers),
-                row.error,
-            )
-
-    def _add_results(self, s: Any, cards: dict[str, MediaCard]) -> None:
-        data, analyzer = AnalysisResult.data, AnalysisResult.analyzer
-        text = func.trim(data["text"].as_string())
-        words = case(
-            (
-                func.length(text) > 0,
-                func.length(text) - func.length(func.replace(text, " ", "")) + 1,
-            ),
-            else_=0,
-        )
-        rows = s.execute(
-            select(
-                AnalysisResult.media_id,
-                analyzer,
-                case((analyzer == "thumbnails", data["thumbnail"].as_string())),
-                case((analyzer == "thumbnails", data["waveform"].as_string())),
-                case((analyzer == "faces", self._array_len("tracks"))),
-                case((analyzer == "speakers", self._array_len("speakers"))),
-                case((analyzer == "transcribe", words)),
-                case((analyzer == "nsfw", self._array_len("spans"))),
-                case((analyzer == "nsfw", data["flagged"].as_boolean())),
-            ).where(
-                AnalysisResult.media_id.in_(cards),
-                AnalysisResult.accepted.is_(True),
-                analyzer.in_(CARD_ANALYZERS),
-            )
-        )
-        for media_id, name, thumb, wave, tracks, speakers, n_words, spans, flagged in rows:
-            card = cards[media_id]
-            if name == "thumbnails":
-                card.thumbnail, card.waveform = thumb, wave
-            elif name == "faces":
-                card.counts.faces = int(tracks or 0)
-            elif name == "speakers":
-                card.counts.speakers = int(speakers or 0)
-            elif name == "transcribe":
-                card.counts.words = int(n_words or 0)
-            elif name == "nsfw":
-                card.counts.flags = int(spans or 0)
-                card.flagged = bool(flagged)
-
-    @staticmethod
-    def _add_persons(s: Any, cards: dict[str, MediaCard]) -> None:
-        rows = s.execute(
-            select(Observation.media_id, func.count(func.distinct(Observation.person_id)))
-            .where(Observation.media_id.in_(cards), Observation.person_id.is_not(None))
-            .group_by(Observation.media_id)
-        )
-        for media_id, persons in rows:
-            cards[media_id].counts.persons = int(persons)
-
-    def _array_len(self, key: str) -> ColumnElement[Any]:
-        if self.db.dialect == "postgresql":
-            return func.jsonb_array_length(AnalysisResult.data[key])
-        return func.json_array_length(AnalysisResult.data, f"$.{key}")
 
     # ------------------------------------------------------------------ details
     def get(self, principal: Principal, media_id: str) -> Media:
@@ -361,6 +248,159 @@ class MediaService:
         raise NotFound(f"no artifact {sha256} for media {media_id}")
 
 
+# ---------------------------------------------------------------------- listing statements
+@dataclass(frozen=True, slots=True)
+class _CardStatements:
+    results: Executable  # per media: thumbnail, waveform and counts of accepted results
+    persons: Executable  # per media: distinct persons seen
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statements(
+    principal: Principal, where: MediaFilter, sort: str
+) -> tuple[Select[Any], Select[Any]]:
+    """(count, page without limit/offset) for this caller, filter and sort; cached, since a
+    client pages and refreshes the same listing over and over."""
+    name = name_column(principal)
+    query = _filtered(visible_media(principal), where, name)
+    count = select(func.count()).select_from(query.subquery())
+    return count, query.order_by(*_media_order(sort, name))
+
+
+@functools.lru_cache(maxsize=256)
+def _jobs_statement(principal: Principal, dialect: str) -> Select[Any]:
+    """The latest job per media (``ids``) among those the caller may see (not others' on a
+    duplicate)."""
+    visible = job_filter(principal)
+    ranked = (
+        select(
+            Job.id,
+            Job.media_id,
+            Job.state,
+            Job.progress,
+            Job.progress_message,
+            Job.analyzers,
+            Job.error,
+            func.row_number()
+            .over(partition_by=Job.media_id, order_by=(Job.created_at.desc(), Job.id.desc()))
+            .label("rank"),
+        )
+        .where(id_in(Job.media_id, dialect))
+        .where(*([] if visible is None else [visible]))
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1)
+
+
+@functools.cache
+def _card_statements(dialect: str) -> _CardStatements:
+    data, analyzer = AnalysisResult.data, AnalysisResult.analyzer
+
+    def array_len(key: str) -> ColumnElement[Any]:
+        if dialect == "postgresql":
+            return func.jsonb_array_length(data[key])
+        return func.json_array_length(data, f"$.{key}")
+
+    text = func.trim(data["text"].as_string())
+    words = case(
+        (
+            func.length(text) > 0,
+            func.length(text) - func.length(func.replace(text, " ", "")) + 1,
+        ),
+        else_=0,
+    )
+    results = select(
+        AnalysisResult.media_id,
+        analyzer,
+        case((analyzer == "thumbnails", data["thumbnail"].as_string())),
+        case((analyzer == "thumbnails", data["waveform"].as_string())),
+        case((analyzer == "faces", array_len("tracks"))),
+        case((analyzer == "speakers", array_len("speakers"))),
+        case((analyzer == "transcribe", words)),
+        case((analyzer == "nsfw", array_len("spans"))),
+        case((analyzer == "nsfw", data["flagged"].as_boolean())),
+    ).where(
+        id_in(AnalysisResult.media_id, dialect),
+        AnalysisResult.accepted.is_(True),
+        analyzer.in_(CARD_ANALYZERS),
+    )
+    persons = (
+        select(Observation.media_id, func.count(func.distinct(Observation.person_id)))
+        .where(id_in(Observation.media_id, dialect), Observation.person_id.is_not(None))
+        .group_by(Observation.media_id)
+    )
+    return _CardStatements(results, persons)
+
+
+def _add_jobs(cards: dict[str, MediaCard], rows: Iterable[Any]) -> None:
+    for row in rows:
+        cards[row.media_id].job = LatestJob(
+            row.id,
+            row.state,
+            row.progress,
+            row.progress_message,
+            list(row.analyzers),
+            row.error,
+        )
+
+
+def _add_results(cards: dict[str, MediaCard], rows: Iterable[Any]) -> None:
+    for media_id, name, thumb, wave, tracks, speakers, n_words, spans, flagged in rows:
+        card = cards[media_id]
+        if name == "thumbnails":
+            card.thumbnail, card.waveform = thumb, wave
+        elif name == "faces":
+            card.counts.faces = int(tracks or 0)
+        elif name == "speakers":
+            card.counts.speakers = int(speakers or 0)
+        elif name == "transcribe":
+            card.counts.words = int(n_words or 0)
+        elif name == "nsfw":
+            card.counts.flags = int(spans or 0)
+            card.flagged = bool(flagged)
+
+
+def _filtered(query: Select[Any], where: MediaFilter, name: ColumnElement[Any]) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.kind:
+        conditions.append(Media.kind == where.kind)
+    if where.created_from:
+        conditions.append(Media.created_at >= where.created_from)
+    if where.created_to:
+        conditions.append(Media.created_at < where.created_to)
+    if where.q:
+        escaped = where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(name.ilike(f"%{escaped}%", escape="\\"))
+    if where.job_state:
+        latest = (
+            select(Job.state)
+            .where(Job.media_id == Media.id)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        conditions.append(latest == where.job_state)
+    data = AnalysisResult.data
+    for wanted, analyzer, test in (
+        (where.flagged, "nsfw", data["flagged"].as_boolean().is_(True)),
+        (where.has_faces, "faces", data["count"].as_integer() > 0),
+    ):
+        if wanted is not None:
+            conditions.append(_has_result(analyzer, test) == wanted)
+    if where.has_speech is not None:
+        speech = _has_result("vad", data["speech_s"].as_float() > 0) | _has_result(
+            "transcribe", func.length(func.trim(data["text"].as_string())) > 0
+        )
+        conditions.append(speech == where.has_speech)
+    if where.person_id:
+        conditions.append(
+            exists().where(
+                Observation.media_id == Media.id, Observation.person_id == where.person_id
+            )
+        )
+    return query.where(and_(*conditions)) if conditions else query
+
+
 def _has_result(analyzer: str, test: ColumnElement[bool]) -> ColumnElement[bool]:
     return exists().where(
         AnalysisResult.media_id == Media.id,
@@ -383,8 +423,10 @@ def _media_order(sort: str, name_col: ColumnElement[Any]) -> Sequence[Any]:
     if column is None:
         raise InvalidInput(f"unknown sort {sort!r}; one of {MEDIA_SORTS}")
     ordered = column.desc() if descending else column.asc()
+    if name != "created_at":  # NOT NULL: the plain order, which ix_media_created serves
+        ordered = ordered.nulls_last()
     tie = Media.id.desc() if descending else Media.id.asc()
-    return (ordered.nulls_last(), tie)
+    return (ordered, tie)
 
 
 def _blob_refs(data: object) -> set[str]:

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,23 @@ from aima.store.db import Database
 from aima.store.models import RefreshToken, User
 
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+
+
+#: The caller's account and whether their token's session (refresh-token family) is live.
+_PRINCIPAL_QUERY = select(
+    User.id,
+    User.username,
+    User.role,
+    User.is_active,
+    User.password_changed_at,
+    exists()
+    .where(
+        RefreshToken.family_id == bindparam("family_id"),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > bindparam("now"),
+    )
+    .label("session_live"),
+).where(User.id == bindparam("user_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,14 +366,18 @@ class UserService:
         return live is not None
 
     def principal_for(self, access_token: str) -> Principal:
-        """Decode the JWT, then read the user: a disabled account or changed role applies at once."""
+        """Decode the JWT, then read the user: a disabled account or changed role applies at once.
+
+        One prepared query per request (the user's row and whether the token's session is
+        still live), on a plain connection: this runs before every API call."""
         claims = self.codec.decode_access(access_token)
-        with self.db.session() as s:
-            user = s.get(User, claims.user_id)
-            if user is None or not user.is_active:
-                raise Unauthorized("account no longer exists or is disabled")
-            if claims.issued_at < user.password_changed_at:
-                raise Unauthorized("password changed since this token was issued; log in again")
-            if claims.session_id is not None and not self._session_live(s, claims.session_id):
-                raise Unauthorized("this session has ended (logged out or revoked); log in again")
-            return Principal(user.id, user.username, user.role)
+        params = {"user_id": claims.user_id, "family_id": claims.session_id or "", "now": utcnow()}
+        with self.db.read_engine.connect() as conn:
+            row = conn.execute(_PRINCIPAL_QUERY, params).one_or_none()
+        if row is None or not row.is_active:
+            raise Unauthorized("account no longer exists or is disabled")
+        if claims.issued_at < row.password_changed_at:
+            raise Unauthorized("password changed since this token was issued; log in again")
+        if claims.session_id is not None and not row.session_live:
+            raise Unauthorized("this session has ended (logged out or revoked); log in again")
+        return Principal(row.id, row.username, row.role)

@@ -2,7 +2,9 @@
 
 SQLite transactions start with ``BEGIN IMMEDIATE`` so concurrent writers (API
 threads, the embedded worker, ``aima worker`` processes) queue on the write
-lock instead of failing half-way with "database is locked".
+lock instead of failing half-way with "database is locked". Read-only work (listings,
+the caller's account on every request) uses :meth:`Database.reading` instead: a deferred
+transaction on one WAL snapshot, so readers neither wait for the writer nor for each other.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "aima_read_only"  # execution option of Database.read_engine
 
 
 class Database:
@@ -30,6 +33,8 @@ class Database:
         # come from outside the database).
         self.info: dict[str, Any] = {}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine: Engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -51,6 +56,17 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: one consistent snapshot, never holding the write lock
+        (SQLite: a deferred transaction; a write inside would have to wait for the lock and
+        may fail: do not write here). Always rolled back."""
+        session = self._readers(info=dict(self.info))
+        try:
+            yield session
+        finally:
+            session.close()  # rolls back: nothing to commit
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -110,7 +126,8 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reader = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if reader else "BEGIN IMMEDIATE")
 
     return engine
 

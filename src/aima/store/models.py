@@ -67,6 +67,7 @@ class RefreshToken(Base):
 
 class Media(Base):
     __tablename__ = "media"
+    __table_args__ = (Index("ix_media_created", "created_at", "id"),)  # the listing's order
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -105,7 +106,10 @@ class MediaGrant(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_claim", "state", "priority", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_claim", "state", "priority", "created_at"),
+        Index("ix_jobs_created", "created_at", "id"),  # the listing's default order
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     media_id: Mapped[str] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from aima.api.deps import RuntimeDep, _bearer, current_principal, public
+from aima.api.deps import RuntimeDep, _bearer, principal_of, public
 from aima.security.permissions import Permission
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])
@@ -55,5 +55,5 @@ def metrics(
     """Prometheus text. Public by default (scrapers on the private network); with
     ``AIMA_API__METRICS_PUBLIC=false`` a bearer token with ``system:read`` is required."""
     if not runtime.settings.api.metrics_public:
-        current_principal(request, runtime, creds).require(Permission.SYSTEM_READ)
+        principal_of(request, runtime, creds).require(Permission.SYSTEM_READ)
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

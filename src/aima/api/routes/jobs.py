@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from aima.api.deps import Caller, RuntimeDep
+from aima.api.reads import read
 from aima.api.schemas import (
     ChunkOut,
     JobDetailOut,
@@ -71,7 +72,8 @@ def plan(
 
 
 @router.get("", responses=error_responses(401, 403, 422))
-def list_jobs(
+async def list_jobs(
+    request: Request,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.JOBS_READ),
     state: JobState | None = None,
@@ -82,7 +84,9 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page[JobOut]:
-    page = runtime.jobs.list(
+    page = await read(
+        request,
+        runtime.jobs.list,
         principal,
         state=state.value if state else None,
         media_id=media_id,

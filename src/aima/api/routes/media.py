@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from aima.api.deps import Caller, RuntimeDep
 from aima.api.errors import error_body
 from aima.api.ranges import RangeNotSatisfiable, etag_matches, parse_range
+from aima.api.reads import read
 from aima.api.schemas import (
     MediaOut,
     Page,
@@ -31,6 +32,7 @@ from aima.security.permissions import Permission
 from aima.services.access import Principal
 from aima.services.erase_media import EraseReport, MediaEraser
 from aima.services.media import MediaFilter
+from aima.services.quotas import QuotaExceeded
 from aima.services.retention import DEFAULT_LIBRARY, LIBRARY_PATTERN
 
 MEDIA_SORT_PATTERN = "^-?(created_at|name|size|duration|kind)$"
@@ -71,26 +73,32 @@ def upload(
     outcomes: list[UploadOutcome] = []
     for upload_file in files:
         name = upload_file.filename or "unnamed"
-        over = runtime.quotas.upload_refusal(principal.user_id, upload_file.size or 0)
-        if over is not None:  # uploads/bytes per day used up: this file is not stored
+        try:  # this file's share of the day's quotas, held until it is stored or refused
+            held = runtime.quotas.reserve_upload(principal.user_id, upload_file.size or 0)
+        except QuotaExceeded as over:  # uploads/bytes per day used up: this file is not stored
             outcomes.append(UploadOutcome(name=name, status="rejected", error=over.to_dict()))
             continue
-        with tempfile.TemporaryDirectory(dir=spool) as tmp:
-            path = Path(tmp) / "upload"
-            try:
-                copy_limited(upload_file, path, limit, name)
-            except PayloadTooLarge as exc:
-                outcomes.append(UploadOutcome(name=name, status="rejected", error=exc.to_dict()))
-                continue
-            outcome = runtime.ingest.ingest_file(
-                path,
-                principal,
-                original_name=name,
-                analyze=analyze,
-                analyzers=names,
-                priority=priority,
-                library=library,
-            )
+        try:
+            with tempfile.TemporaryDirectory(dir=spool) as tmp:
+                path = Path(tmp) / "upload"
+                try:
+                    copy_limited(upload_file, path, limit, name)
+                except PayloadTooLarge as exc:
+                    error = exc.to_dict()
+                    outcomes.append(UploadOutcome(name=name, status="rejected", error=error))
+                    continue
+                outcome = runtime.ingest.ingest_file(
+                    path,
+                    principal,
+                    original_name=name,
+                    analyze=analyze,
+                    analyzers=names,
+                    priority=priority,
+                    library=library,
+                    reservation=held,
+                )
+        finally:
+            runtime.quotas.release(held)  # stored: counted by itself; refused: nothing held
         outcomes.append(UploadOutcome(**outcome.to_dict()))
     body = UploadOut(
         created=sum(o.status == "created" for o in outcomes),
@@ -114,7 +122,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("", responses=error_responses(401, 403, 422))
-def list_media(
+async def list_media(
+    request: Request,
     runtime: RuntimeDep,
     principal: Principal = Caller(Permission.MEDIA_READ),
     kind: Annotated[str | None, Query(pattern="^(image|video|audio)$")] = None,
@@ -144,7 +153,9 @@ def list_media(
         has_speech=has_speech,
         person_id=person_id,
     )
-    page = runtime.media.cards(principal, where, sort=sort, limit=limit, offset=offset)
+    page = await read(
+        request, runtime.media.cards, principal, where, sort=sort, limit=limit, offset=offset
+    )
     return Page[MediaCardOut](
         items=[MediaCardOut.of(c) for c in page.items], total=page.total, limit=limit, offset=offset
     )
