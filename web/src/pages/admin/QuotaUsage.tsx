@@ -27,7 +27,7 @@ export function QuotaUsage({ quota, label }: { quota: Quota; label: string }) {
   const { t } = useTranslation();
   const format = useQuotaFormat(quota.currency);
   return (
-    <Table.ScrollContainer minWidth={560}>
+    <Table.ScrollContainer minWidth={560} type="native" tabIndex={0} role="group" aria-label={label}>
       <Table aria-label={label} data-testid="quota-usage">
         <Table.Thead>
           <Table.Tr>

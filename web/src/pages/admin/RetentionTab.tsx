@@ -66,7 +66,7 @@ export function RetentionTab() {
               {t("retention.runAll")}
             </Button>
           </Group>
-          <Table.ScrollContainer minWidth={860}>
+          <Table.ScrollContainer minWidth={860} type="native" tabIndex={0} role="group" aria-label={t("retention.table")}>
             <Table striped aria-label={t("retention.table")}>
               <Table.Thead>
                 <Table.Tr>
