@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from aima.api.app import create_app
 from aima.core.clock import utcnow
+from aima.core.errors import is_disk_full
 from aima.core.progress import Progress
 from aima.jobs.states import JobState
 from aima.pipeline.worker import Worker
@@ -106,6 +111,20 @@ def _fill(ballast: Path) -> int:
         os.close(fd)
 
 
+def _worker(rt: Runtime, worker_id: str, hook: Callable[[Progress], None]) -> Worker:
+    """A worker of ``rt`` whose progress hook is ``hook`` (it fills the disk mid-job)."""
+    settings = rt.settings
+    return Worker(
+        rt.db,
+        rt.ledger,
+        rt.runner,
+        jobs=settings.jobs,
+        worker=settings.worker,
+        worker_id=worker_id,
+        hook_factory=lambda _job_id: hook,
+    )
+
+
 def _chunks(rt: Runtime, job_id: str) -> dict[int, JobChunk]:
     with rt.db.session() as s:
         rows = s.execute(select(JobChunk).where(JobChunk.job_id == job_id)).scalars().all()
@@ -170,15 +189,7 @@ def test_a_job_that_fills_the_disk_waits_without_losing_attempts_then_resumes(
             if p.step == "thumbnails" and p.completed == 1 and not filled:
                 filled.append(_fill(ballast))
 
-        worker = Worker(
-            rt.db,
-            rt.ledger,
-            rt.runner,
-            jobs=settings.jobs,
-            worker=settings.worker,
-            worker_id="disk-worker",
-            hook_factory=lambda _job_id: fill_after_first_chunk,
-        )
+        worker = _worker(rt, "disk-worker", fill_after_first_chunk)
         assert worker.run_once()
         assert filled, "the first chunk never reported progress"
 
@@ -272,3 +283,156 @@ def test_a_job_that_fills_the_disk_waits_without_losing_attempts_then_resumes(
         )
     finally:
         rt.close()
+
+
+# -- the database on the full disk ---------------------------------------------------------
+# In the embedded default the SQLite file lives in the data dir, so a full data disk is also
+# a database that cannot grow: SQLite answers "database or disk is full" (SQLITE_FULL), which
+# must read as a full disk (507, a job that waits), not as a lost connection or a bug.
+
+
+def _truncate_wal(db_file: Path) -> None:
+    """Empty SQLite's write-ahead log, so that the next commit needs new blocks on the disk
+    (frames written over an old log's allocated space would not notice a full disk)."""
+    conn = sqlite3.connect(db_file, timeout=60, isolation_level=None)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    assert busy == 0
+
+
+def test_upload_when_the_database_cannot_grow_is_507_and_stores_nothing(
+    tiny_disk: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",  # blobs have room: only the database's disk is full
+        f"sqlite:///{tiny_disk / 'aima.db'}",
+        audit={"key_file": tmp_path / "keys" / "audit.key"},
+    )
+    rt = build_runtime(settings)
+    try:
+        with TestClient(create_app(rt, start_workers=False)) as client:
+            api = Api(rt, client)
+            admin = api.user("admin")
+            picture = synth.make_image(tmp_path / "p.jpg", width=320, height=240)
+            _truncate_wal(tiny_disk / "aima.db")
+            ballast = tiny_disk / "ballast.bin"
+            _fill(ballast)
+            r = api.upload(admin, [("p.jpg", picture.read_bytes())])
+            assert r.status_code == 507, r.text
+            assert r.headers["Retry-After"]
+            message = r.json()["error"]["message"]
+            assert "disk is full" in message and str(tiny_disk) not in message
+            with rt.db.session() as s:
+                assert s.query(Media).count() == 0
+            stored, stray = _blob_files(settings.blob_path)
+            assert (stored, stray) == (set(), [])  # the blob written first was removed again
+
+            ballast.unlink()  # space is back: the same upload goes through
+            again = api.upload(admin, [("p.jpg", picture.read_bytes())])
+            assert again.status_code == 201, again.text
+            with rt.db.session() as s:
+                assert s.query(Media).count() == 1
+            figure(
+                "database disk full (SQLite on a 6 MiB tmpfs): upload answered "
+                f"{r.status_code} with Retry-After {r.headers['Retry-After']}, 0 media rows, "
+                f"0 blobs left; after freeing space {again.status_code}"
+            )
+    finally:
+        rt.close()
+
+
+class _FreeSpaceOnWait(threading.Event):
+    """The worker's stop event; its first wait (the worker pausing because nothing can be
+    written) frees the disk, as an operator would, instead of sleeping."""
+
+    def __init__(self, free: Callable[[], None]) -> None:
+        super().__init__()
+        self.free = free
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            self.free()
+        return self.is_set()
+
+
+def test_a_job_whose_database_cannot_grow_waits_without_losing_attempts(
+    tiny_disk: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite:///{tiny_disk / 'aima.db'}",
+        audit={"key_file": tmp_path / "keys" / "audit.key"},
+    )
+    rt = build_runtime(settings)
+    try:
+        shift = [timedelta(0)]
+        rt.ledger.clock = lambda: utcnow() + shift[0]
+        video = synth.make_video(tmp_path / "clip.mp4", seconds=5.0, audio=False)
+        outcome = rt.ingest.ingest_file(video, cli_principal(), analyzers=["thumbnails"])
+        assert outcome.media_id is not None and outcome.job_id is not None
+        media_id, job_id = outcome.media_id, outcome.job_id
+        ballast = tiny_disk / "ballast.bin"
+        filled: list[int] = []
+
+        def fill_before_first_commit(p: Progress) -> None:
+            # runs in the worker after chunk 0 is computed, before it is committed
+            if p.step == "thumbnails" and p.completed == 1 and not filled:
+                _truncate_wal(tiny_disk / "aima.db")
+                filled.append(_fill(ballast))
+
+        worker = _worker(rt, "db-disk-worker", fill_before_first_commit)
+        stop = _FreeSpaceOnWait(ballast.unlink)
+        worker.stop_event = stop
+        assert worker.run_once()
+        assert filled and stop.waits >= 1  # the requeue itself had to wait for space
+
+        job = _job(rt, job_id)
+        assert (job.state, job.attempts, job.dead_letter) == (JobState.QUEUED, 0, False)
+        assert job.error is not None and "no space left on the data disk" in job.error
+        assert job.not_before > utcnow() + timedelta(seconds=30)  # not a hot retry loop
+        chunks = _chunks(rt, job_id)
+        assert all(c.status == "pending" for c in chunks.values())  # chunk 0 rolled back
+        assert _results(rt, media_id) == []
+
+        shift[0] += timedelta(minutes=5)
+        assert worker.run_once()
+        job = _job(rt, job_id)
+        assert (job.state, job.attempts, job.dead_letter) == (JobState.SUCCEEDED, 1, False)
+        assert [r.analyzer for r in _results(rt, media_id)] == ["thumbnails"]
+        assert all(c.status == "done" for c in _chunks(rt, job_id).values())
+        figure(
+            "database disk full mid-job (SQLite on a 6 MiB tmpfs): chunk 0's commit failed, the "
+            f"job waited for space ({stop.waits} pause(s)), was requeued with attempts 0, then "
+            f"resumed: {job.state}, attempts {job.attempts}, 1 result"
+        )
+    finally:
+        rt.close()
+
+
+def test_database_errors_that_mean_a_full_disk_are_told_apart_from_others(
+    tmp_path: Path,
+) -> None:
+    """SQLite's and PostgreSQL's own "disk full" read as a full disk whether raised by the
+    driver or wrapped by SQLAlchemy; a locked database or a dropped connection do not. (A
+    PostgreSQL server cannot be filled up here: its error is built from the driver's class.)"""
+    full = sqlite3.connect(tmp_path / "capped.db", isolation_level=None)
+    full.execute("CREATE TABLE t (x BLOB)")
+    full.execute("PRAGMA max_page_count = 2")  # a real SQLITE_FULL from the library itself
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        full.execute("INSERT INTO t VALUES (?)", (os.urandom(64 * 1024),))
+    full.close()
+    sqlite_full = caught.value
+    pg_full = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    for driver_error in (sqlite_full, pg_full):
+        assert is_disk_full(driver_error)
+        assert is_disk_full(OperationalError("INSERT ...", {}, driver_error))
+
+    locked = sqlite3.OperationalError("database is locked")
+    dropped = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    for other in (locked, dropped, ValueError("no")):
+        assert not is_disk_full(other)
+        assert not is_disk_full(OperationalError("INSERT ...", {}, other))

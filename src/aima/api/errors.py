@@ -67,6 +67,20 @@ def _not_allowed(request: Request, headers: dict[str, str] | None = None) -> JSO
     )
 
 
+def _disk_full(request: Request) -> JSONResponse:
+    """507 for a write that found no space (blob store or database): nothing was stored."""
+    log.error("disk full while serving %s", request.url.path)
+    return JSONResponse(
+        error_body(
+            "insufficient_storage",
+            "the server's disk is full; nothing was stored. Try again once an "
+            "operator has freed space",
+        ),
+        507,
+        headers={"Retry-After": "60"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AimaError)
     async def _domain(request: Request, exc: AimaError) -> JSONResponse:
@@ -108,19 +122,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _os_error(request: Request, exc: OSError) -> JSONResponse:
         if not is_disk_full(exc):
             raise exc  # a real bug: the generic handler logs it and answers 500
-        log.error("disk full while serving %s", request.url.path)
-        return JSONResponse(
-            error_body(
-                "insufficient_storage",
-                "the server's disk is full; nothing was stored. Try again once an "
-                "operator has freed space",
-            ),
-            507,
-            headers={"Retry-After": "60"},
-        )
+        return _disk_full(request)
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if is_disk_full(exc):  # the database's own files could not grow: rolled back
+            return _disk_full(request)
         if not connection_lost(exc):
             raise exc  # a real bug: the generic handler logs it and answers 500
         log.warning("database unavailable while serving %s: %s", request.url.path, exc)

@@ -8,7 +8,11 @@ to do about it.
 from __future__ import annotations
 
 import errno
+import sqlite3
 from typing import Any
+
+#: PostgreSQL's SQLSTATE for "could not extend file ... No space left on device"
+_PG_DISK_FULL = "53100"
 
 
 class AimaError(Exception):
@@ -132,7 +136,10 @@ class DiskFull(AimaError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc``, or an error in its cause/context chain, is a full disk or quota."""
+    """Whether ``exc``, or an error in its cause/context chain, is a full disk or quota: an
+    ``OSError`` (ENOSPC/EDQUOT), SQLite's "database or disk is full" (its database file or
+    write-ahead log could not grow) or PostgreSQL's ``disk_full`` (SQLSTATE 53100). The
+    database errors are recognised by their codes, so this module imports no driver."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:  # the chain, once each
@@ -141,6 +148,14 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
+        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:  # psycopg 3
+            return True
+        orig = getattr(current, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            current = orig
+            continue
         current = current.__cause__ or current.__context__
     return False
 

@@ -8,7 +8,6 @@ the last committed chunk.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -132,7 +131,9 @@ class Worker:
         except AnalyzerError as exc:
             self._release(claim, exc.message, retryable=exc.retryable)
         except SQLAlchemyError as exc:
-            if not connection_lost(exc):
+            if is_disk_full(exc):  # the database's own files could not grow (rolled back)
+                self._wait_for_space(claim, DISK_FULL)
+            elif not connection_lost(exc):
                 log.exception("job run crashed", extra={"job_id": claim.job_id})
                 self._release(claim, f"{type(exc).__name__}: {exc}", retryable=True)
             else:  # the database blinked: hand the job back without counting an attempt
@@ -161,11 +162,26 @@ class Worker:
 
     def _wait_for_space(self, claim: Claim, reason: str) -> None:
         """The data disk is full: requeue after a pause without counting an attempt (like a
-        database blip, a full disk says nothing about the job); committed chunks stay."""
+        database blip, a full disk says nothing about the job); committed chunks stay.
+
+        When the database itself is on the full disk, recording the requeue fails too: the
+        worker keeps the job (no other worker can claim it while nothing can be written) and
+        tries again with backoff until the write goes through or the worker stops."""
         delay = min(self.jobs.backoff_max_s, DiskFull.retry_after_s or 60.0)
         log.error("disk full mid-job; job requeued", extra={"job_id": claim.job_id})
-        with contextlib.suppress(LeaseLost):  # expired meanwhile: another worker has it
-            self.ledger.defer(claim, reason, delay)
+        pause = max(0.5, self.settings.poll_interval_s)
+        while True:
+            try:
+                self.ledger.defer(claim, reason, delay)
+                return
+            except LeaseLost:
+                return  # expired meanwhile: another worker has it
+            except SQLAlchemyError as exc:
+                if not (is_disk_full(exc) or connection_lost(exc)):
+                    raise
+                if self.stop_event.wait(pause):
+                    return  # stopping: the lease expires and the job is claimed again later
+                pause = min(pause * 2, 30.0)
 
     def _hand_back(self, claim: Claim) -> None:
         """Requeue untouched once the database answers again (committed chunks stay)."""

@@ -238,8 +238,8 @@ class IngestService:
             self._discard(ref)
             raise
         except BaseException:
-            self._release_job(job_id)
-            self._discard(ref)
+            self._discard(ref)  # first: giving back the job's quota is a write that can fail too
+            self._release_job(job_id)  # (e.g. the database is on a full disk)
             raise
         log.info(
             "media stored", extra={"media_id": media_id, "kind": info.kind.value, "size": ref.size}
