@@ -116,7 +116,7 @@ def test_people_pages_at_phone_width_for_a_viewer(
         viewport={"width": 375, "height": 740}, locale="en-US", bypass_csp=True
     )
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(90_000)  # generous: it only bites when something is wrong
     try:
         use_case(page, case_id)  # vera is a member of the admin's case
         log_in(page, server, "vera")
@@ -137,3 +137,29 @@ def test_people_pages_at_phone_width_for_a_viewer(
         page.screenshot(path=str(artifacts / "person-viewer-375.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_loader_on_screen_is_an_accessible_status(
+    page: Any, server: Server, people_library: PeopleLibrary, case_id: str
+) -> None:
+    """axe while the person's summary is still loading. The test holds the summary request
+    itself, so the loader is on screen for certain (axe does not race the answer); a loader's
+    label must sit on an element with a role (``status``), where ARIA allows one."""
+    everyone = persons(server, people_library)
+    summary = re.compile(r"/api/v1/persons/[^/?]+/summary(\?.*)?$")
+    held: list[Any] = []
+    page.route(summary, lambda route: held.append(route))
+    use_case(page, case_id)
+    log_in(page, server, "admin")
+    page.goto(f"{server.url}/people/{everyone[0]['id']}")
+    panel = page.get_by_test_id("summary")
+    loader = panel.get_by_label("Writing the summary…")
+    loader.wait_for()
+    assert held, "the summary was not requested through the held route"
+    assert serious_axe_violations(page) == []
+
+    for route in held:
+        route.continue_()
+    page.unroute(summary)  # (a request caught meanwhile goes on to the server)
+    loader.wait_for(state="detached")  # the summary arrived and replaced it
+    assert panel.get_by_role("alert").count() == 0

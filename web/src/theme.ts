@@ -1,4 +1,4 @@
-import { createTheme } from "@mantine/core";
+import { createTheme, Loader } from "@mantine/core";
 
 export const theme = createTheme({
   primaryColor: "indigo",
@@ -7,4 +7,9 @@ export const theme = createTheme({
   // a visible focus ring on every focusable Mantine element when navigating by keyboard
   focusRing: "auto",
   defaultRadius: "sm",
+  components: {
+    // A loader is a status message: screen readers announce its label ("Loading persons…").
+    // Without a role, the label sits on a plain <span>, where ARIA forbids it.
+    Loader: Loader.extend({ defaultProps: { role: "status" } }),
+  },
 });
