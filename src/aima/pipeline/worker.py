@@ -162,41 +162,33 @@ class Worker:
 
     def _wait_for_space(self, claim: Claim, reason: str) -> None:
         """The data disk is full: requeue after a pause without counting an attempt (like a
-        database blip, a full disk says nothing about the job); committed chunks stay.
-
-        When the database itself is on the full disk, recording the requeue fails too: the
-        worker keeps the job (no other worker can claim it while nothing can be written) and
-        tries again with backoff until the write goes through or the worker stops."""
+        database blip, a full disk says nothing about the job); committed chunks stay."""
         delay = min(self.jobs.backoff_max_s, DiskFull.retry_after_s or 60.0)
         log.error("disk full mid-job; job requeued", extra={"job_id": claim.job_id})
-        pause = max(0.5, self.settings.poll_interval_s)
-        while True:
-            try:
-                self.ledger.defer(claim, reason, delay)
-                return
-            except LeaseLost:
-                return  # expired meanwhile: another worker has it
-            except SQLAlchemyError as exc:
-                if not (is_disk_full(exc) or connection_lost(exc)):
-                    raise
-                if self.stop_event.wait(pause):
-                    return  # stopping: the lease expires and the job is claimed again later
-                pause = min(pause * 2, 30.0)
+        self._record(lambda: self.ledger.defer(claim, reason, delay))
 
     def _hand_back(self, claim: Claim) -> None:
         """Requeue untouched once the database answers again (committed chunks stay)."""
-        delay = max(0.5, self.settings.poll_interval_s)
-        while not self.stop_event.is_set():
+        self._record(lambda: self.ledger.release(claim))
+
+    def _record(self, requeue: Callable[[], None]) -> None:
+        """Write a job's requeue, retrying with backoff while the database cannot take it (its
+        connection lost, or its own disk full: then no other worker can claim the job either)
+        until it goes through or the worker stops. A lost lease means another worker has the
+        job: nothing is left to record."""
+        pause = max(0.5, self.settings.poll_interval_s)
+        while True:
             try:
-                self.ledger.release(claim)
+                requeue()
                 return
             except LeaseLost:
-                return  # it expired meanwhile and another worker has it: nothing to hand back
+                return
             except SQLAlchemyError as exc:
-                if not connection_lost(exc):
+                if not (is_disk_full(exc) or connection_lost(exc)):
                     raise
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, 30.0)
+            if self.stop_event.wait(pause):
+                return  # stopping: the lease expires and the job is claimed again later
+            pause = min(pause * 2, 30.0)
 
     def run_forever(self, *, idle_exit: bool = False) -> None:
         """Loop until ``stop()``; with ``idle_exit`` return once the queue is empty."""

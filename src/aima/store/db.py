@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from aima.core.errors import is_disk_full
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "aima_read_only"  # execution option of Database.read_engine
 
@@ -134,9 +136,12 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
 
 def connection_lost(exc: BaseException) -> bool:
     """The database went away (restart, dropped connection, refused connect): not the work's
-    fault, so it must not count against a job's attempts, and the API answers 503."""
+    fault, so it must not count against a job's attempts, and the API answers 503. A database
+    whose disk is full is reachable: that is :func:`aima.core.errors.is_disk_full` (507)."""
     from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
+    if is_disk_full(exc):
+        return False
     if isinstance(exc, DisconnectionError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
